@@ -1,0 +1,24 @@
+"""Configuration defaults. Order of precedence: these defaults, then ``LOOM_``-prefixed
+environment variables (``LOOM_DATABASE_URL``...), then the overrides given to create_app."""
+
+from __future__ import annotations
+
+DEFAULTS: dict[str, object] = {
+    # sqlite:///<instance>/loom.db when unset (resolved in create_app)
+    "DATABASE_URL": None,
+    "SECRET_KEY": None,
+    # request bodies larger than this get 413 (bytes); uploads have their own limits
+    "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,
+    "SESSION_TOKEN_HOURS": 12,
+    "LOGIN_MAX_FAILURES": 5,
+    "LOGIN_LOCK_MINUTES": 15,
+    "PAGE_LIMIT_DEFAULT": 50,
+    "PAGE_LIMIT_MAX": 500,
+    "BULK_MAX_ROWS": 10_000,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "JSON_SORT_KEYS": False,
+    "DB_ECHO": False,
+    # werkzeug hash method; tests use a cheap pbkdf2 to stay fast
+    "PASSWORD_HASH": "scrypt",
+}

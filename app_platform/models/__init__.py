@@ -1,0 +1,11 @@
+"""The platform's own tables, split by domain."""
+
+from app_platform.models.apps import GRANT_LEVELS, App, AppGrant, Entity, EntityVersion
+from app_platform.models.auth import BUILTIN_ROLES, ApiToken, Role, User, user_roles
+from app_platform.models.base import Base, utcnow
+from app_platform.models.records import AuditEntry, Counter, Job
+
+__all__ = [
+    "BUILTIN_ROLES", "GRANT_LEVELS", "ApiToken", "App", "AppGrant", "AuditEntry", "Base",
+    "Counter", "Entity", "EntityVersion", "Job", "Role", "User", "user_roles", "utcnow",
+]

@@ -7,6 +7,8 @@ import logging
 
 from flask import Flask, g, has_request_context
 
+from engines.form.redact import PanRedactingFilter
+
 
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
@@ -19,12 +21,7 @@ def init_app(app: Flask) -> None:
     handler.setFormatter(logging.Formatter(
         "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
     handler.addFilter(RequestIdFilter())
-    try:
-        from engines.form.redact import PanRedactingFilter  # written alongside the form engine
-
-        handler.addFilter(PanRedactingFilter())
-    except ImportError:  # pragma: no cover - only before the redaction module exists
-        pass
+    handler.addFilter(PanRedactingFilter())
     logger = logging.getLogger("loom")
     if not any(isinstance(f, RequestIdFilter) for h in logger.handlers for f in h.filters):
         logger.addHandler(handler)

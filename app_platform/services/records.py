@@ -21,6 +21,7 @@ from app_platform.services import audit
 from app_platform.services.entities import entity_table, relations_to
 from app_platform.services.query import ListQuery, encode_cursor, parse_list_args
 from engines.form import RecordInvalid, RecordValidator, field_type, live_fields
+from engines.form.compute import FormulaRunner
 from engines.form.errors import Problem
 from engines.form.types.computed import auto_number_scope, format_auto_number
 from engines.form.types.values import datetime_to_json
@@ -29,10 +30,13 @@ SYSTEM_OUT = ("id", "version", "created_at", "created_by", "updated_at", "update
 
 
 @lru_cache(maxsize=256)
-def _validator(table: str, version: int, definition_json: str, secret: bytes) -> Any:
+def _compiled(table: str, version: int, definition_json: str,
+              secret: bytes) -> tuple[RecordValidator, FormulaRunner]:
+    """Validator and formulas, compiled once per published version of an entity."""
     import json
 
-    return RecordValidator(json.loads(definition_json), {"card_secret": secret})
+    definition = json.loads(definition_json)
+    return RecordValidator(definition, {"card_secret": secret}), FormulaRunner(definition)
 
 
 def card_secret() -> bytes:
@@ -56,9 +60,9 @@ class RecordService:
                                                    self.definition)
         self.fields = [f for f in live_fields(self.definition)]
         self.visible = [f for f in self.fields if f["key"] not in self.hidden]
-        self.validator = _validator(entity.table_name, entity.version,
-                                    json.dumps(self.definition, sort_keys=True),
-                                    card_secret())
+        self.validator, self.formulas = _compiled(
+            entity.table_name, entity.version, json.dumps(self.definition, sort_keys=True),
+            card_secret())
 
     # -- reading ---------------------------------------------------------------------------
     def to_json(self, row: Mapping[str, Any], only: list[str] | None = None) -> dict[str, Any]:
@@ -197,7 +201,9 @@ class RecordService:
             if isinstance(data, dict):
                 self._check_writable_fields(data)
             try:
-                values.append(self.validator.validate(data))
+                row = self.validator.validate(data)
+                row.update(self.formulas.apply(row))
+                values.append(row)
             except RecordInvalid as exc:
                 if single:
                     raise
@@ -254,6 +260,7 @@ class RecordService:
         self._check_own(self.rights.update, row, "update")
         self._check_writable_fields({k: v for k, v in data.items() if k != "version"})
         values = self.validator.validate(data, partial=True)
+        values.update(self.formulas.apply({**row, **values}))
         self._check_references([values])
         before = self.to_json_all(row)
         if expected is not None and expected != row["version"]:

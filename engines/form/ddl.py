@@ -30,6 +30,7 @@ class Step:
     kind: str  # create_table | add_column | add_index | drop_index | widen | convert | hide
     field: str
     detail: str
+    unique: bool = False  # for index steps
 
     def as_dict(self) -> dict[str, str]:
         return {"kind": self.kind, "field": self.field, "detail": self.detail}
@@ -100,9 +101,9 @@ def plan_publish(
             if unique and before is not None:
                 problems += _check_unique(conn, table, column, f"fields[{i}]")
             plan.steps.append(Step("add_index", column, ("unique " if unique else "") +
-                                   f"index on {column}"))
+                                   f"index on {column}", unique))
         for column, unique in old_ix - set(field_indexes(new_field)):
-            plan.steps.append(Step("drop_index", column, f"drop index on {column}"))
+            plan.steps.append(Step("drop_index", column, f"drop index on {column}", unique))
     if problems:
         raise UnsafeChange("this change would lose or corrupt data; nothing was changed",
                            problems)
@@ -213,9 +214,8 @@ def apply_plan(conn: sa.Connection, plan: Plan, old: dict[str, Any] | None) -> s
                 column.index = None
                 ops.add_column(plan.table, column)
         elif step.kind == "drop_index":
-            unique = (step.field, True) in field_indexes(old_fields.get(step.field, {"type": "x",
-                                                                                  "key": ""}))
-            ops.drop_index(index_name(plan.table, step.field, unique), table_name=plan.table)
+            ops.drop_index(index_name(plan.table, step.field, step.unique),
+                           table_name=plan.table)
         elif step.kind == "widen" and conn.dialect.name != "sqlite":
             ops.alter_column(plan.table, step.field,
                              type_=new_table.c[step.field].type,
@@ -226,9 +226,8 @@ def apply_plan(conn: sa.Connection, plan: Plan, old: dict[str, Any] | None) -> s
                             new_table)
     for step in plan.steps:
         if step.kind == "add_index":
-            unique = (step.field, True) in field_indexes(new_fields.get(step.field, {}))
-            ops.create_index(index_name(plan.table, step.field, unique), plan.table,
-                             [step.field], unique=unique)
+            ops.create_index(index_name(plan.table, step.field, step.unique), plan.table,
+                             [step.field], unique=step.unique)
     return new_table
 
 

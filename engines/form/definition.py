@@ -88,8 +88,34 @@ def check_definition(
         problems.append(Problem("title_field", f"{title!r} is not a field of this entity"))
     if problems:
         raise DefinitionError("the entity definition is invalid", problems)
+    problems += _check_formulas(result)
+    if problems:
+        raise DefinitionError("the entity definition is invalid", problems)
     result.setdefault("label", key)
     return result
+
+
+def _check_formulas(definition: dict[str, Any]) -> list[Problem]:
+    """Compile every formula and condition (syntax, names, types, cycles) and record each
+    formula field's result type, which decides its column type."""
+    from engines.form.formula import FormulaError, compile_entity_formulas
+
+    try:
+        compiled = compile_entity_formulas(definition["fields"])
+    except FormulaError as exc:
+        return [Problem(exc.path or "fields", exc.message)]
+    problems = []
+    for i, fdef in enumerate(definition["fields"]):
+        if fdef["type"] != "formula" or fdef.get("removed"):
+            continue
+        actual = compiled.result_types.get(fdef["key"], "text")
+        actual = "text" if actual == "null" else actual
+        declared = fdef.get("result_type")
+        if declared is not None and declared != actual:
+            problems.append(Problem(f"fields[{i}].result_type",
+                                    f"the formula gives {actual}, not {declared}"))
+        fdef["result_type"] = actual
+    return problems
 
 
 def _check_field(field: dict[str, Any], path: str, targets: set[str]) -> list[Problem]:

@@ -119,6 +119,12 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def _assign_request_id() -> None:
         request_id()
+        # NUL characters cannot be stored (PostgreSQL refuses them): stop them at the door
+        pairs = list(request.args.items(multi=True))
+        if request.mimetype == "application/x-www-form-urlencoded":
+            pairs += list(request.form.items(multi=True))
+        if "\x00" in request.path or any("\x00" in k or "\x00" in v for k, v in pairs):
+            raise BadRequest("text must not contain NUL characters")
 
     @app.after_request
     def _echo_request_id(response: Any) -> Any:

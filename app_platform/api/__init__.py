@@ -10,6 +10,7 @@ def init_app(app):  # noqa: ANN001 - Flask app
     from app_platform.api import (  # noqa: F401  (route registration)
         apps,
         auth,
+        bundles,
         entities,
         openapi,
         records,

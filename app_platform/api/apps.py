@@ -51,7 +51,7 @@ def app_audit(app_key: str):
     caller = require_caller("records:read")
     entity_key = request.args.get("entity") or None
     raw_id = request.args.get("record_id")
-    if raw_id is not None and not raw_id.isdigit():
+    if raw_id is not None and (not raw_id.isdigit() or int(raw_id) > 2**63 - 1):
         raise BadRequest("record_id must be a whole number", code="invalid_query")
     record_id = int(raw_id) if raw_id else None
     app = apps.get_app(db.session, app_key)

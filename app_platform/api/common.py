@@ -41,10 +41,27 @@ def json_body(required: bool = True) -> Any:
         return None
     if request.mimetype != "application/json":
         raise UnsupportedMediaType("send the body as application/json")
+    if b"\\u0000" in raw:
+        raise BadRequest("text must not contain NUL characters", code="malformed_json")
     try:
-        return json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_constant=_no_constants)
+        data = json.loads(raw.decode("utf-8"), parse_float=Decimal,
+                          parse_constant=_no_constants)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}", code="malformed_json") from None
+    except RecursionError:
+        raise BadRequest("the body is nested too deeply", code="malformed_json") from None
+    if b"\\ud" in raw.lower():
+        _refuse_lone_surrogates(data)
+    return data
+
+
+def _refuse_lone_surrogates(data: Any) -> None:
+    """A lone UTF-16 surrogate (\\ud800) parses as JSON but cannot be stored as UTF-8."""
+    try:
+        json.dumps(data, ensure_ascii=False, default=str).encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest("the body contains an unpaired UTF-16 surrogate",
+                         code="malformed_json") from None
 
 
 def json_object() -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """The platform's own tables, split by domain."""
 
+from app_platform.models import flows as flows  # flow tables (models/flows.py)
 from app_platform.models.apps import GRANT_LEVELS, App, AppGrant, Entity, EntityVersion
 from app_platform.models.auth import BUILTIN_ROLES, ApiToken, Role, User, user_roles
 from app_platform.models.base import Base, utcnow

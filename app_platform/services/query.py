@@ -29,6 +29,7 @@ SYSTEM = {
 }
 SEARCHABLE = ("text", "textarea", "email", "phone", "auto_number", "select", "url")
 MAX_IN = 500
+MAX_INT = 2**63 - 1
 
 
 @dataclass
@@ -70,8 +71,8 @@ def parse_list_args(args: Mapping[str, str], getlist: Any, table: sa.Table,
     for name in args:
         if name in RESERVED:
             continue
-        key, _, op = name.partition("__")
-        op = op or "eq"
+        key, sep, op = name.partition("__")
+        op = op if sep else "eq"
         for raw in getlist(name):
             query.where.append(_condition(table, fields, name, key, op, raw))
     search = args.get("q")
@@ -132,16 +133,19 @@ def _value(fdef: dict[str, Any], name: str, raw: str) -> Any:
         raise _bad(name, "value is too long")
     try:
         if fdef["type"] == "number" and fdef["key"] in SYSTEM:
-            if not raw.isdigit():
-                raise FieldProblem("must be a whole number")
+            if not raw.isdigit() or int(raw) > MAX_INT:
+                raise FieldProblem("must be a whole number in range")
             return int(raw)
         if fdef["type"] == "datetime" and fdef["key"] in SYSTEM:
             return parse_datetime(raw)
         if fdef["type"] == "user" and fdef["key"] in SYSTEM:
             return raw
-        return field_type(fdef["type"]).filter_value(fdef, raw)
+        value = field_type(fdef["type"]).filter_value(fdef, raw)
     except FieldProblem as exc:
         raise _bad(name, f"{raw!r} {exc.message}") from None
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
+        raise _bad(name, f"{raw!r} is out of range")
+    return value
 
 
 def _json_array_contains(table: sa.Table, column: Any, value: str) -> Any:
@@ -211,6 +215,8 @@ def _decode_cursor(cursor: str, keyset: bool) -> tuple[int, int | None]:
         payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, UnicodeDecodeError):
         raise _bad("cursor", "is not a cursor this API issued") from None
+    if not isinstance(payload, dict):
+        raise _bad("cursor", "is not a cursor this API issued")
     if keyset and isinstance(payload.get("after"), int):
         return 0, payload["after"]
     if isinstance(payload.get("offset"), int) and payload["offset"] >= 0:

@@ -26,6 +26,7 @@ from engines.form.errors import Problem
 from engines.form.types.computed import auto_number_scope, format_auto_number
 from engines.form.types.values import datetime_to_json
 
+MAX_ID = 2**63 - 1
 SYSTEM_OUT = ("id", "version", "created_at", "created_by", "updated_at", "updated_by")
 
 
@@ -112,6 +113,8 @@ class RecordService:
                 "offset": query.offset, "next_cursor": next_cursor}
 
     def _row(self, record_id: int, *, lock: bool = False) -> Mapping[str, Any]:
+        if not 0 < record_id <= MAX_ID:
+            raise NotFound(f"no {self.entity.key} record {record_id}")
         stmt = sa.select(self.table).where(self.table.c.id == record_id, *self._read_scope())
         if lock:
             stmt = stmt.with_for_update()

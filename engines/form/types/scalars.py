@@ -224,7 +224,7 @@ class MultiSelect(FieldType):
     check_definition = Select.check_definition
 
     def column_type(self, field: dict[str, Any]) -> sa.types.TypeEngine:
-        return sa.JSON()
+        return sa.JSON(none_as_null=True)
 
     def json_schema(self, field: dict[str, Any]) -> dict[str, Any]:
         schema: dict[str, Any] = {

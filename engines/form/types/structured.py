@@ -39,7 +39,7 @@ class Relation(FieldType):
         return [] if field.get("target") else ["target: a relation needs a target entity"]
 
     def column_type(self, field: dict[str, Any]) -> sa.types.TypeEngine:
-        return sa.JSON() if field.get("many") else sa.BigInteger()
+        return sa.JSON(none_as_null=True) if field.get("many") else sa.BigInteger()
 
     def json_schema(self, field: dict[str, Any]) -> dict[str, Any]:
         one = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
@@ -99,7 +99,7 @@ class Subtable(FieldType):
         return problems
 
     def column_type(self, field: dict[str, Any]) -> sa.types.TypeEngine:
-        return sa.JSON()
+        return sa.JSON(none_as_null=True)
 
     def json_schema(self, field: dict[str, Any]) -> dict[str, Any]:
         props = {c["key"]: field_type(c["type"]).json_schema(c) for c in field["fields"]}
@@ -191,7 +191,7 @@ class Attachment(FieldType):
     }
 
     def column_type(self, field: dict[str, Any]) -> sa.types.TypeEngine:
-        return sa.JSON()
+        return sa.JSON(none_as_null=True)
 
     def json_schema(self, field: dict[str, Any]) -> dict[str, Any]:
         return {"type": "array", "items": ATTACHMENT_ITEM, "maxItems": field.get("max_files", 20)}

@@ -7,11 +7,12 @@ anything unexpected (logged with the request id; the client sees only the id).""
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from typing import Any
 
 from flask import Flask, g, jsonify, request
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
@@ -156,6 +157,17 @@ def init_app(app: Flask) -> None:
             413: f"request body is larger than {app.config['MAX_CONTENT_LENGTH']} bytes",
         }.get(status, exc.description or exc.name)
         return envelope(status, HTTP_CODES.get(status, "error"), message)
+
+    @app.errorhandler(IntegrityError)
+    def _integrity(exc: IntegrityError) -> Any:
+        """A unique index refused a duplicate (two writers racing past the service's own
+        checks end here too)."""
+        text = str(exc.orig)
+        match = re.search(r"uq_\w+?__(\w+)", text) or re.search(r"\.(\w+)$", text.split("\n")[0])
+        field = match.group(1) if match else ""
+        details = [{"path": field, "message": "this value is already used"}] if field else []
+        return envelope(409, "unique_violation",
+                        "a record with this value already exists", details)
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(PoolTimeout)

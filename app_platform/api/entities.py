@@ -71,3 +71,19 @@ def delete_entity(app_key: str, entity_key: str):
     app = apps.app_for(db.session, caller, app_key, "design")
     entities.delete_entity(db.session, caller, app, entity_key, purge=flag("purge"))
     return "", 204
+
+
+@bp.get("/types")
+@documented("GET", "/types", "Registered field, chart and approval-node types with their "
+            "settings schemas (designers build property panels from these)", tag="entities")
+def list_types():
+    from engines.flow import node_types
+    from engines.form import field_types
+    from engines.report import chart_types
+
+    require_caller()
+    fields = [{"name": name, "label": kind.label or name, "computed": kind.computed,
+               "sortable": kind.sortable, "filter_ops": sorted(kind.filter_ops),
+               "settings_schema": kind.settings_schema()}
+              for name, kind in sorted(field_types().items())]
+    return jsonify(field_types=fields, chart_types=chart_types(), node_types=node_types())

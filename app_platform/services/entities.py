@@ -20,6 +20,7 @@ from engines.form import (
     plan_publish,
     table_name,
 )
+from engines.form.types.values import datetime_to_json
 
 
 @lru_cache(maxsize=512)
@@ -58,7 +59,7 @@ def entity_json(entity: Entity, *, hidden: set[str] | None = None) -> dict[str, 
     definition["version"] = entity.version
     definition["removed_fields"] = [f["key"] for f in entity.definition["fields"]
                                     if f.get("removed")]
-    definition["updated_at"] = entity.updated_at.isoformat() if entity.updated_at else None
+    definition["updated_at"] = datetime_to_json(entity.updated_at) if entity.updated_at else None
     return definition
 
 

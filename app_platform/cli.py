@@ -129,13 +129,15 @@ def install_template_command(template_key: str, app_key: str | None,
 
 @click.command("import-app", help="Import an app bundle (a folder or .zip).")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--app-key", default=None, help="install under this key instead")
 @with_appcontext
-def import_app_command(path: Path) -> None:
+def import_app_command(path: Path, app_key: str | None) -> None:
     from app_platform.extensions import db
     from app_platform.services import bundles
 
     app = _cli_errors(lambda: bundles.import_bundle(db.session, bundles.system_caller(),
-                                                    bundles.read_bundle(path)))
+                                                    bundles.read_bundle(path),
+                                                    app_key=app_key))
     click.echo(f"imported app {app.key}")
 
 

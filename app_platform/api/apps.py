@@ -8,14 +8,13 @@ from app_platform.auth.identity import require_caller
 from app_platform.auth.permissions import app_level
 from app_platform.errors import BadRequest
 from app_platform.extensions import db
+from app_platform.params import whole_number
+from app_platform.schemas import AppCreateSchema, json_schema
 from app_platform.services import apps, audit
 from app_platform.services.entities import get_entity
 from app_platform.services.records import RecordService
 
-APP_BODY = {"type": "object", "required": ["key", "name"],
-            "properties": {"key": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"},
-                           "name": {"type": "string"}, "description": {"type": "string"},
-                           "grants": {"type": "object"}}}
+APP_BODY = json_schema(AppCreateSchema)
 
 
 @bp.get("/apps")
@@ -51,9 +50,9 @@ def app_audit(app_key: str):
     caller = require_caller("records:read")
     entity_key = request.args.get("entity") or None
     raw_id = request.args.get("record_id")
-    if raw_id is not None and (not raw_id.isdigit() or int(raw_id) > 2**63 - 1):
+    record_id = whole_number(raw_id) if raw_id else None
+    if raw_id and record_id is None:
         raise BadRequest("record_id must be a whole number", code="invalid_query")
-    record_id = int(raw_id) if raw_id else None
     app = apps.get_app(db.session, app_key)
     if entity_key and record_id is not None and \
             app_level(caller.roles, caller.is_admin, app) == "use":

@@ -6,13 +6,11 @@ from app_platform.api import bp
 from app_platform.api.common import documented, json_body
 from app_platform.auth.identity import require_caller
 from app_platform.extensions import db
+from app_platform.schemas import LoginSchema, TokenCreateSchema, json_schema
 from app_platform.services import users
 
-LOGIN_BODY = {"type": "object", "required": ["username", "password"],
-              "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}
-TOKEN_BODY = {"type": "object", "required": ["name"],
-              "properties": {"name": {"type": "string"},
-                             "scopes": {"type": "array", "items": {"type": "string"}}}}
+LOGIN_BODY = json_schema(LoginSchema)
+TOKEN_BODY = json_schema(TokenCreateSchema)
 
 
 @bp.post("/auth/login")

@@ -5,12 +5,12 @@ from flask import Response, jsonify, request
 from app_platform.api import bp
 from app_platform.api.common import documented, json_body
 from app_platform.auth.identity import require_caller
-from app_platform.errors import BadRequest, Forbidden, Unprocessable
+from app_platform.errors import BadRequest, Forbidden
 from app_platform.extensions import db
+from app_platform.schemas import InstallSchema, json_schema, load
 from app_platform.services import apps, bundles
 
-INSTALL_BODY = {"type": "object", "properties": {"app_key": {"type": "string"},
-                                                 "with_sample_data": {"type": "boolean"}}}
+INSTALL_BODY = json_schema(InstallSchema)
 
 
 def _installer():
@@ -33,9 +33,7 @@ def list_templates():
             tag="apps", body=INSTALL_BODY, responses={201: "installed", 409: "app key taken"})
 def install_template(template_key: str):
     caller = _installer()
-    data = json_body(required=False) or {}
-    if not isinstance(data, dict) or not isinstance(data.get("with_sample_data", False), bool):
-        raise Unprocessable("expected {\"app_key\"?, \"with_sample_data\"?: boolean}")
+    data = load(InstallSchema, json_body(required=False) or {})
     app = bundles.install_template(db.session, caller, template_key,
                                    app_key=data.get("app_key"),
                                    with_sample_data=data.get("with_sample_data", False))

@@ -9,6 +9,7 @@ from typing import Any
 from flask import request
 
 from app_platform.errors import BadRequest, UnsupportedMediaType
+from app_platform.params import whole_number
 
 SPEC: list[dict[str, Any]] = []  # filled by @documented, read by openapi.py
 
@@ -34,6 +35,8 @@ def _no_constants(name: str) -> Any:
 def json_body(required: bool = True) -> Any:
     """The request's JSON, with numbers as Decimal (never float). 415 when the body is not
     declared JSON, 400 when it is not valid JSON."""
+    if (request.content_length or 0) > 0 and request.mimetype != "application/json":
+        raise UnsupportedMediaType("send the body as application/json")
     raw = request.get_data(cache=True)
     if not raw:
         if required:
@@ -78,9 +81,10 @@ def page_args(default: int = 50, high: int = 500) -> tuple[int, int]:
         raw = request.args.get(name)
         if raw is None:
             return fallback
-        if not raw.isdigit():
+        value = whole_number(raw)
+        if value is None:
             raise BadRequest(f"{name} must be a non-negative whole number", code="invalid_query")
-        return int(raw)
+        return value
 
     limit, offset = number("limit", default), number("offset", 0)
     if not 1 <= limit <= high:
@@ -93,9 +97,10 @@ def if_match() -> int | None:
     if raw is None:
         return None
     raw = raw.strip().strip('"').removeprefix("W/").strip('"')
-    if not raw.isdigit():
+    value = whole_number(raw)
+    if value is None:
         raise BadRequest("If-Match must carry the record's version number")
-    return int(raw)
+    return value
 
 
 def flag(name: str) -> bool:

@@ -5,16 +5,13 @@ from flask import jsonify
 from app_platform.api import bp
 from app_platform.api.common import documented, json_object, page_args
 from app_platform.auth.identity import require_caller
-from app_platform.errors import Conflict, Forbidden, Unprocessable
+from app_platform.errors import Conflict, Forbidden
 from app_platform.extensions import db
 from app_platform.models import Role, User
+from app_platform.schemas import RoleCreateSchema, UserCreateSchema, json_schema, load
 from app_platform.services import users
 
-USER_BODY = {"type": "object", "required": ["username", "password"],
-             "properties": {k: {"type": "string"} for k in
-                            ("username", "password", "display_name", "email", "department",
-                             "manager")} | {"roles": {"type": "array",
-                                                      "items": {"type": "string"}}}}
+USER_BODY = json_schema(UserCreateSchema)
 
 
 def _admin():
@@ -55,18 +52,12 @@ def list_roles():
 
 @bp.post("/roles")
 @documented("POST", "/roles", "Create a role", tag="admin",
-            body={"type": "object", "required": ["key", "name"],
-                  "properties": {"key": {"type": "string"}, "name": {"type": "string"}}},
+            body=json_schema(RoleCreateSchema),
             responses={201: "created"})
 def create_role():
     _admin()
-    data = json_object()
-    key, name = data.get("key"), data.get("name")
-    from app_platform.services.apps import KEY_RE
-
-    if not isinstance(key, str) or not KEY_RE.match(key) or not isinstance(name, str):
-        raise Unprocessable("a role needs a key ([a-z][a-z0-9_]*) and a name",
-                            [{"path": "key", "message": "required"}])
+    data = load(RoleCreateSchema, json_object())
+    key, name = data["key"], data["name"]
     if db.session.get(Role, key) is not None:
         raise Conflict(f"role {key!r} exists")
     db.session.add(Role(key=key, name=name, builtin=False))

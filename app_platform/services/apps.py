@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 from app_platform.auth.identity import Caller
 from app_platform.auth.permissions import DEFAULT_GRANTS, app_level, require_app_level
 from app_platform.errors import Conflict, Forbidden, NotFound, Unprocessable
-from app_platform.models import GRANT_LEVELS, App, AppGrant, Role
+from app_platform.models import App, AppGrant, Role
+from app_platform.schemas import AppCreateSchema, load
 
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -51,21 +52,10 @@ def list_apps(session: Session, caller: Caller) -> list[dict[str, Any]]:
 
 
 def check_app_payload(data: Any) -> dict[str, Any]:
-    problems = []
-    if not isinstance(data, dict):
-        raise Unprocessable("the body must be a JSON object")
-    key, name = data.get("key"), data.get("name")
-    if not isinstance(key, str) or not KEY_RE.match(key) or "__" in key:
-        problems.append({"path": "key", "message": "must match [a-z][a-z0-9_]{0,62}"})
-    if not isinstance(name, str) or not name.strip() or len(name) > 200:
-        problems.append({"path": "name", "message": "is required (1-200 characters)"})
-    grants = data.get("grants", {})
-    if not isinstance(grants, dict) or any(v not in GRANT_LEVELS for v in grants.values()):
-        problems.append({"path": "grants", "message": f"levels must be one of {GRANT_LEVELS}"})
-    extra = set(data) - {"key", "name", "description", "grants"}
-    problems += [{"path": k, "message": "is not a property of an app"} for k in sorted(extra)]
-    if problems:
-        raise Unprocessable("the app is invalid", problems)
+    data = load(AppCreateSchema, data)
+    if not data["name"].strip():
+        raise Unprocessable("name: must not be blank",
+                            [{"path": "name", "message": "must not be blank"}])
     return data
 
 

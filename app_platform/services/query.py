@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from app_platform.errors import BadRequest
+from app_platform.params import MAX_INT, whole_number
 from engines.form import field_type, live_fields
 from engines.form.errors import FieldProblem
 from engines.form.types.values import parse_datetime
@@ -29,7 +30,6 @@ SYSTEM = {
 }
 SEARCHABLE = ("text", "textarea", "email", "phone", "auto_number", "select", "url")
 MAX_IN = 500
-MAX_INT = 2**63 - 1
 
 
 @dataclass
@@ -52,9 +52,9 @@ def _int_param(args: Mapping[str, str], name: str, default: int, high: int | Non
     raw = args.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit():
+    value = whole_number(raw)
+    if value is None:
         raise _bad(name, "must be a non-negative whole number")
-    value = int(raw)
     if high is not None and value > high:
         raise _bad(name, f"must be at most {high}")
     return value
@@ -133,9 +133,10 @@ def _value(fdef: dict[str, Any], name: str, raw: str) -> Any:
         raise _bad(name, "value is too long")
     try:
         if fdef["type"] == "number" and fdef["key"] in SYSTEM:
-            if not raw.isdigit() or int(raw) > MAX_INT:
+            number = whole_number(raw)
+            if number is None:
                 raise FieldProblem("must be a whole number in range")
-            return int(raw)
+            return number
         if fdef["type"] == "datetime" and fdef["key"] in SYSTEM:
             return parse_datetime(raw)
         if fdef["type"] == "user" and fdef["key"] in SYSTEM:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Any
 
 from flask import current_app
@@ -11,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from app_platform.auth.identity import Caller
 from app_platform.auth.tokens import (
-    SCOPES,
     hash_password,
     new_token,
     password_matches,
@@ -19,9 +17,8 @@ from app_platform.auth.tokens import (
 )
 from app_platform.errors import Conflict, Forbidden, Locked, Unauthenticated, Unprocessable
 from app_platform.models import BUILTIN_ROLES, ApiToken, Role, User, utcnow
-
-USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
-MIN_PASSWORD = 8
+from app_platform.params import MAX_INT
+from app_platform.schemas import LoginSchema, TokenCreateSchema, UserCreateSchema, load
 
 
 def ensure_builtin_roles(session: Session) -> None:
@@ -41,26 +38,16 @@ def user_json(user: User, full: bool = True) -> dict[str, Any]:
 
 
 def create_user(session: Session, data: Any, *, commit: bool = True) -> User:
-    if not isinstance(data, dict):
-        raise Unprocessable("the body must be a JSON object")
-    problems = []
-    username, password = data.get("username"), data.get("password")
-    if not isinstance(username, str) or not USERNAME_RE.match(username):
-        problems.append({"path": "username", "message": "2-64 letters, digits or _.@-"})
-    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
-        problems.append({"path": "password", "message": f"at least {MIN_PASSWORD} characters"})
-    roles = data.get("roles", ["member"])
+    data = load(UserCreateSchema, data)
+    username, password, roles = data["username"], data["password"], data["roles"]
     known = {r.key for r in session.query(Role)}
-    if not isinstance(roles, list) or any(r not in known for r in roles):
-        problems.append({"path": "roles", "message": f"roles must be among {sorted(known)}"})
-    extra = set(data) - {"username", "password", "display_name", "email", "department",
-                         "manager", "roles"}
-    problems += [{"path": k, "message": "is not a property of a user"} for k in sorted(extra)]
-    if problems:
-        raise Unprocessable("the user is invalid", problems)
+    unknown = [r for r in roles if r not in known]
+    if unknown:
+        raise Unprocessable(f"unknown roles {unknown}",
+                            [{"path": "roles", "message": f"roles must be among {sorted(known)}"}])
     if session.query(User).filter_by(username=username).first():
         raise Conflict(f"user {username!r} already exists")
-    user = User(username=username, display_name=str(data.get("display_name") or username),
+    user = User(username=username, display_name=data.get("display_name") or username,
                 email=data.get("email"), department=data.get("department"),
                 manager=data.get("manager"),
                 password_hash=hash_password(password, current_app.config["PASSWORD_HASH"]))
@@ -74,11 +61,7 @@ def create_user(session: Session, data: Any, *, commit: bool = True) -> User:
 def login(session: Session, data: Any) -> tuple[User, str]:
     """Check the password (with lockout after repeated failures) and issue a session
     token that expires."""
-    if not isinstance(data, dict) or not isinstance(data.get("username"), str) or \
-            not isinstance(data.get("password"), str):
-        raise Unprocessable("username and password are required",
-                            [{"path": "username", "message": "required"},
-                             {"path": "password", "message": "required"}])
+    data = load(LoginSchema, data)
     config = current_app.config
     user = session.query(User).filter_by(username=data["username"]).first()
     now = utcnow()
@@ -118,18 +101,11 @@ def create_api_token(session: Session, caller: Caller, data: Any) -> tuple[ApiTo
         raise Forbidden("only admins and integrators create API tokens")
     if caller.via == "token" and "*" not in caller.scopes:
         raise Forbidden("an API token cannot mint other tokens")
-    if not isinstance(data, dict):
-        raise Unprocessable("the body must be a JSON object")
-    name, scopes = data.get("name"), data.get("scopes", ["records:read"])
-    problems = []
-    if not isinstance(name, str) or not 1 <= len(name) <= 200:
-        problems.append({"path": "name", "message": "is required (1-200 characters)"})
-    if not isinstance(scopes, list) or not scopes or any(s not in SCOPES for s in scopes):
-        problems.append({"path": "scopes", "message": f"a non-empty list among {SCOPES}"})
-    elif "admin" in scopes and not caller.is_admin:
-        problems.append({"path": "scopes", "message": "only admins grant the admin scope"})
-    if problems:
-        raise Unprocessable("the token request is invalid", problems)
+    data = load(TokenCreateSchema, data)
+    name, scopes = data["name"], data["scopes"]
+    if "admin" in scopes and not caller.is_admin:
+        raise Unprocessable("only admins grant the admin scope",
+                            [{"path": "scopes", "message": "only admins grant the admin scope"}])
     token = issue_token(session, caller.user, name, "api", scopes, None)
     session.commit()
     row = session.query(ApiToken).filter_by(token_hash=token_digest(token)).one()
@@ -137,7 +113,7 @@ def create_api_token(session: Session, caller: Caller, data: Any) -> tuple[ApiTo
 
 
 def revoke_token(session: Session, caller: Caller, token_id: int) -> None:
-    row = session.get(ApiToken, token_id)
+    row = session.get(ApiToken, token_id) if token_id <= MAX_INT else None
     if row is None or (row.user_id != caller.user.id and not caller.is_admin):
         from app_platform.errors import NotFound
 

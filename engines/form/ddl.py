@@ -115,14 +115,14 @@ def _plan_change(conn: sa.Connection, table: str, old: dict[str, Any], new: dict
     old_kind, new_kind = old["type"], new["type"]
     old_type = field_type(old_kind).column_type(old)
     new_type = field_type(new_kind).column_type(new)
-    if old_kind == new_kind and _same_type(old_type, new_type):
-        return []
     key = new["key"]
     if old_kind == "money" or new_kind == "money":
         if old_kind == new_kind and old.get("scale", 2) == new.get("scale", 2):
             return []
         return [Problem(f"{path}.type", "money fields cannot change type or scale (amounts "
                         "are stored in minor units); add a new field instead")]
+    if old_kind == new_kind and _same_type(old_type, new_type):
+        return []
     if {old_kind, new_kind} & (JSON_KINDS | {"card_number", "formula"}) or (
             old.get("many") != new.get("many")):
         return [Problem(f"{path}.type", f"changing {key} from {old_kind} to {new_kind} is not "

@@ -175,8 +175,10 @@ def record_schema(definition: dict[str, Any], *, for_update: bool = False) -> di
             fragment["description"] = field["help"]
         if ftype.computed:
             continue  # computed fields are not input; writing one is an error
-        if field.get("required") and not for_update:
-            required.append(field["key"])
+        if field.get("required"):
+            # PATCH may leave a required field out, but may not empty it
+            if not for_update:
+                required.append(field["key"])
             props[field["key"]] = fragment
         else:
             props[field["key"]] = nullable(fragment)

@@ -75,8 +75,9 @@ def _card(validator: Any, kind: str, instance: Any, schema: dict[str, Any]) -> I
 
 
 FORMATS = jsonschema.FormatChecker(formats=())
-FORMATS.checks("date")(is_date)
-FORMATS.checks("date-time")(is_datetime)
+# a format constrains strings only; other types are the "type" keyword's business
+FORMATS.checks("date")(lambda value: not isinstance(value, str) or is_date(value))
+FORMATS.checks("date-time")(lambda value: not isinstance(value, str) or is_datetime(value))
 
 LoomValidator = validators.extend(
     jsonschema.Draft202012Validator,

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import uuid
+from pathlib import Path
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
@@ -33,13 +34,47 @@ TEST_CONFIG = {"TESTING": True, "SECRET_KEY": "test-secret-key-for-loom-tests",
                "PASSWORD_HASH": "pbkdf2:sha256:1000"}
 
 
+def _create_users() -> None:
+    for name, roles in ROLE_USERS.items():
+        create_user(db.session, {"username": name, "password": PASSWORD, "roles": roles,
+                                 "display_name": name.title()})
+
+
 def _prepare(url: str) -> None:
     app = create_app({**TEST_CONFIG, "DATABASE_URL": url})
     with app.app_context():
         upgrade_database()
-        for name, roles in ROLE_USERS.items():
-            create_user(db.session, {"username": name, "password": PASSWORD, "roles": roles,
-                                     "display_name": name.title()})
+        _create_users()
+        db.engine.dispose()
+
+
+def _app_for(url: str) -> Any:
+    """One app object per database URL for the whole run: building the URL map of a new
+    app costs more than most tests. Each test gets its config back as it was."""
+    if url not in _APPS:
+        _APPS[url] = create_app({**TEST_CONFIG, "DATABASE_URL": url})
+    return _APPS[url]
+
+
+_APPS: dict[str, Any] = {}
+
+
+def _reset_postgres(url: str) -> None:
+    """Empty every table of the test schema (entity tables dropped, platform tables
+    truncated with their sequences) and recreate the roles and users: much faster than a
+    new schema and migration per test."""
+    app = _app_for(url)
+    with app.app_context():
+        with db.engine.begin() as conn:
+            names = [n for n in sa.inspect(conn).get_table_names() if n != "alembic_version"]
+            for name in [n for n in names if n.startswith("x_")]:
+                conn.execute(sa.text(f'DROP TABLE "{name}" CASCADE'))
+            platform = [n for n in names if not n.startswith("x_")]
+            if platform:
+                conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{n}"' for n in platform)
+                                     + " RESTART IDENTITY CASCADE"))
+        upgrade_database()  # recreates the built-in roles
+        _create_users()
         db.engine.dispose()
 
 
@@ -50,21 +85,9 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(path)
 
 
-def backends() -> list[Any]:
-    params = ["sqlite"]
-    if os.environ.get("LOOM_TEST_POSTGRES_URL"):
-        params.append(pytest.param("postgres", marks=pytest.mark.postgres))
-    return params
-
-
-@pytest.fixture(params=backends())
-def database_url(request: pytest.FixtureRequest, tmp_path: Any,
-                 sqlite_template: str) -> Iterator[str]:
-    if request.param == "sqlite":
-        path = tmp_path / "loom.db"
-        shutil.copy(sqlite_template, path)
-        yield f"sqlite:///{path}"
-        return
+@pytest.fixture(scope="session")
+def postgres_schema_url() -> Iterator[str]:
+    """One schema for the whole run, migrated once."""
     base = os.environ["LOOM_TEST_POSTGRES_URL"]
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(base)
@@ -79,10 +102,43 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Any,
     admin.dispose()
 
 
+def backends() -> list[Any]:
+    params = ["sqlite"]
+    if os.environ.get("LOOM_TEST_POSTGRES_URL"):
+        params.append(pytest.param("postgres", marks=pytest.mark.postgres))
+    return params
+
+
+@pytest.fixture(scope="session")
+def sqlite_path(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return tmp_path_factory.mktemp("db") / "loom.db"
+
+
+@pytest.fixture(params=backends())
+def database_url(request: pytest.FixtureRequest, sqlite_path: Any,
+                 sqlite_template: str) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{sqlite_path}"
+        if url in _APPS:
+            with _APPS[url].app_context():
+                db.engine.dispose()  # no connection may keep the previous test's file
+        for suffix in ("-wal", "-shm"):
+            Path(f"{sqlite_path}{suffix}").unlink(missing_ok=True)
+        shutil.copy(sqlite_template, sqlite_path)
+        yield url
+        return
+    url = request.getfixturevalue("postgres_schema_url")
+    _reset_postgres(url)
+    yield url
+
+
 @pytest.fixture
 def app(database_url: str) -> Iterator[Any]:
-    application = create_app({**TEST_CONFIG, "DATABASE_URL": database_url})
+    application = _app_for(database_url)
+    saved = dict(application.config)
     yield application
+    application.config.clear()
+    application.config.update(saved)
     with application.app_context():
         db.engine.dispose()
 

@@ -22,6 +22,7 @@ from engines.form.types.base import (
 )
 from engines.form.types.values import datetime_to_json, quantize
 
+CARD_SHAPE = re.compile(r"^[0-9][0-9 -]{10,24}[0-9]$")
 FORMULA_RESULTS = ("number", "text", "boolean", "date", "datetime")
 
 
@@ -182,7 +183,7 @@ class CardNumber(FieldType):
     def json_schema(self, field: dict[str, Any]) -> dict[str, Any]:
         return {
             "type": "string",
-            "pattern": r"^[0-9][0-9 -]{10,24}[0-9]$",
+            "pattern": CARD_SHAPE.pattern,
             "writeOnly": True,
             "x-loom-type": "card_number",
         }
@@ -197,8 +198,8 @@ class CardNumber(FieldType):
         allowed = set(field.get("brands") or [])
 
         def parse(value: Any) -> dict[str, str]:
-            if not isinstance(value, str):
-                raise FieldProblem("must be a card number string")
+            if not isinstance(value, str) or not CARD_SHAPE.match(value):
+                raise FieldProblem("must be a card number (digits, spaces or dashes)")
             try:
                 pan = cards.normalize_pan(value)
             except ValueError as exc:

@@ -12,17 +12,19 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from engines.form.errors import FieldProblem
 
-DECIMAL_RE = re.compile(r"^-?(0|[1-9]\d*)(\.\d+)?$")
-DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# [0-9], not \d: Python's \d also matches other scripts' digits, JSON Schema's does not
+DECIMAL_RE = re.compile(r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?$")
+DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 DATETIME_RE = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$"
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+    r"(Z|[+-][0-9]{2}:[0-9]{2})$"
 )
 MAX_DIGITS = 15  # integer digits allowed in money/decimal values (fits BIGINT minor units)
 
 
 def decimal_pattern(scale: int, max_digits: int = MAX_DIGITS) -> str:
-    frac = rf"(\.\d{{1,{scale}}})?" if scale > 0 else ""
-    return rf"^-?(0|[1-9]\d{{0,{max_digits - 1}}}){frac}$"
+    frac = rf"(\.[0-9]{{1,{scale}}})?" if scale > 0 else ""
+    return rf"^-?(0|[1-9][0-9]{{0,{max_digits - 1}}}){frac}$"
 
 
 def to_decimal(value: object) -> Decimal:

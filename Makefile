@@ -14,7 +14,8 @@ VENDOR := app_platform/web/static/vendor/.stamp
 .PHONY: run test setup assets db lint bench clean
 
 run: setup db
-	$(FLASK) run --host $(LOOM_HOST) --port $(LOOM_PORT)
+	LOOM_SCHEDULER_ENABLED=$${LOOM_SCHEDULER_ENABLED:-true} \
+		$(FLASK) run --host $(LOOM_HOST) --port $(LOOM_PORT)
 
 test: setup
 	bash tests/run.sh

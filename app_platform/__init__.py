@@ -37,7 +37,7 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False
     app.json.ensure_ascii = False
 
-    from app_platform import cli, errors, logs, web
+    from app_platform import cli, errors, health, logs, scheduler, web
     from app_platform.api import init_app as init_api
     from app_platform.extensions import db
 
@@ -47,4 +47,6 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
     init_api(app)
     web.init_app(app)
     cli.init_app(app)
+    health.init_app(app)
+    scheduler.init_app(app)
     return app

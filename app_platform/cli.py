@@ -179,7 +179,9 @@ def _cli_errors(action):  # noqa: ANN001, ANN202
 
 
 def init_app(app: Flask) -> None:
-    for command in (db_group, create_user_command, bootstrap_command,
+    from app_platform.cli_import import import_records_command
+
+    for command in (db_group, create_user_command, bootstrap_command, import_records_command,
                     install_template_command, import_app_command, export_app_command,
                     validate_template_command):
         app.cli.add_command(command)

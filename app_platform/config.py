@@ -19,6 +19,14 @@ DEFAULTS: dict[str, object] = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     "JSON_SORT_KEYS": False,
     "DB_ECHO": False,
+    # run the in-process APScheduler (flow timers, scheduled rules); `make run` turns it on
+    "SCHEDULER_ENABLED": False,
+    # imports run in a background thread; tests make them synchronous
+    "JOBS_SYNC": False,
+    "IMPORT_MAX_BYTES": 200 * 1024 * 1024,
+    "IMPORT_MAX_ERRORS": 10_000,
+    "IMPORT_TIMEZONE": "Asia/Shanghai",
+    "UPLOAD_MAX_BYTES": 10 * 1024 * 1024,
     # werkzeug hash method; tests use a cheap pbkdf2 to stay fast
     "PASSWORD_HASH": "scrypt",
 }

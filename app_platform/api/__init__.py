@@ -12,8 +12,14 @@ def init_app(app):  # noqa: ANN001 - Flask app
         auth,
         bundles,
         entities,
+        flow_simulation,
+        flows,
+        imports,
         openapi,
         records,
+        reports,
+        settlement,
+        templates,
         users,
     )
 

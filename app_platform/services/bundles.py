@@ -1,28 +1,49 @@
-"""App bundles: a folder (or zip of it) with ``app.json``, ``entities/<key>.json`` and
-optional ``seed/<key>.json`` sample records. Import validates everything first and applies
-it in one transaction; export writes the same files back, byte-stable."""
+"""App bundles: a folder (or zip of it) with ``app.json``, ``grants.json``, ``entities/``,
+``flows/`` (designer JSON or a JSON pointer to a ``.bpmn``), ``rules/``, ``reports/``,
+``dashboards/`` and ``seed/`` sample records. Import validates every file first
+(``bundles_check``) and applies everything in one transaction; export writes the same
+files back, byte-stable, so export -> import -> export is lossless.
+
+Why a shipped template may carry ``seed/seed.py`` and an upload may not: a generator
+makes realistic sample data of any size, but code in an uploaded zip would run on the
+server; only folders under ``app_templates/`` (part of the installation) are trusted.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import io
 import json
 import zipfile
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app_platform.auth.identity import Caller
+from app_platform.auth.permissions import DEFAULT_GRANTS
 from app_platform.errors import NotFound, Unprocessable
 from app_platform.models import App, Role, User
-from app_platform.services import apps, entities
+from app_platform.models.flows import FlowDefinition
+from app_platform.models.reports import DashboardDefinition, ReportDefinition
+from app_platform.services import apps, audit, dashboards, entities, flows, reports
+from app_platform.services.bundles_check import dump_json, rules_service, validate_bundle
+from app_platform.services.flow_runtime import StepTransaction
 from app_platform.services.records import RecordService
-from engines.form import FormError, check_definition
+
+__all__ = [
+    "BASELINE_ACTIONS", "SAMPLE_SIZE", "TEMPLATES_DIR", "apply_definitions", "dump_json",
+    "export_bundle", "import_bundle", "install_template", "read_bundle", "shipped_templates",
+    "system_caller", "template_files", "validate_bundle", "write_bundle", "zip_bundle",
+]
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "app_templates"
 MAX_BUNDLE_FILES = 2000
 MAX_BUNDLE_BYTES = 50 * 1024 * 1024
-MANIFEST_KEYS = {"key", "name", "version", "description", "requires", "entities"}
+SAMPLE_SIZE = 40  # what `make run` installs: a small living system, fast to create
+BASELINE_ACTIONS = ("bundle.install", "bundle.upgrade")
 
 
 def system_caller() -> Caller:
@@ -30,10 +51,6 @@ def system_caller() -> Caller:
     user = User(username="system", display_name="system", password_hash="!")
     user.roles = [Role(key="admin", name="admin")]
     return Caller(user=user, scopes=["*"], via="token")
-
-
-def dump_json(value: Any) -> bytes:
-    return (json.dumps(value, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
 def read_bundle(source: Path | bytes) -> dict[str, bytes]:
@@ -72,89 +89,95 @@ def _common_folder(names: list[str]) -> str:
     return ""
 
 
-def _load(files: dict[str, bytes], name: str) -> Any:
-    try:
-        return json.loads(files[name].decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Unprocessable(f"{name} is not valid UTF-8 JSON: {exc}", code="invalid_bundle",
-                            details=[{"path": name, "message": str(exc)}]) from None
-
-
-def validate_bundle(files: dict[str, bytes]) -> dict[str, Any]:
-    """Check every file; returns the parsed bundle or raises 422 listing all problems."""
-    problems: list[dict[str, str]] = []
-    if "app.json" not in files:
-        raise Unprocessable("the bundle has no app.json", code="invalid_bundle",
-                            details=[{"path": "app.json", "message": "missing"}])
-    manifest = _load(files, "app.json")
-    if not isinstance(manifest, dict):
-        raise Unprocessable("app.json must be an object", code="invalid_bundle")
-    try:
-        apps.check_app_payload({k: manifest[k] for k in ("key", "name") if k in manifest})
-    except Unprocessable as exc:
-        problems += [{"path": f"app.json.{d['path']}", "message": d["message"]}
-                     for d in exc.details]
-    problems += [{"path": f"app.json.{k}", "message": "unknown manifest key"}
-                 for k in sorted(set(manifest) - MANIFEST_KEYS)]
-    entity_files = sorted(n for n in files if n.startswith("entities/") and n.endswith(".json"))
-    order = manifest.get("entities") or [Path(n).stem for n in entity_files]
-    keys = set(order)
-    definitions = []
-    for key in order:
-        name = f"entities/{key}.json"
-        if name not in files:
-            problems.append({"path": name, "message": "listed in app.json but missing"})
-            continue
-        try:
-            definition = check_definition(_load(files, name), keys)
-        except FormError as exc:
-            problems += [{"path": f"{name}:{p.path}", "message": p.message}
-                         for p in exc.problems] or [{"path": name, "message": exc.message}]
-            continue
-        if definition["key"] != key:
-            problems.append({"path": f"{name}:key", "message": f"must be {key!r}"})
-        definitions.append(definition)
-    seeds = {}
-    for name in sorted(n for n in files if n.startswith("seed/") and n.endswith(".json")):
-        rows = _load(files, name)
-        if Path(name).stem not in keys or not isinstance(rows, list):
-            problems.append({"path": name, "message": "must be a list of records of a bundle "
-                                                      "entity"})
-            continue
-        seeds[Path(name).stem] = rows
-    if problems:
-        raise Unprocessable(f"the bundle is invalid ({len(problems)} problems)",
-                            code="invalid_bundle", details=problems)
-    return {"manifest": manifest, "entities": definitions, "seeds": seeds}
-
-
+# -- import ----------------------------------------------------------------------------------
 def import_bundle(session: Session, caller: Caller, files: dict[str, bytes], *,
                   app_key: str | None = None, with_seed: bool = True,
-                  installed_from: str | None = None) -> App:
+                  installed_from: str | None = None,
+                  seed_records: dict[str, list[Any]] | None = None) -> App:
+    """Validate all, then create the app and everything in it in one transaction.
+    ``seed_records`` (from a shipped template's generator) replace the seed/*.json files."""
     bundle = validate_bundle(files)
     manifest = bundle["manifest"]
-    app = apps.create_app_record(
-        session, caller, {"key": app_key or manifest["key"], "name": manifest["name"],
-                          "description": manifest.get("description", "")},
-        installed_from=installed_from, version=str(manifest.get("version", "1.0.0")),
-        commit=False)
-    created = {}
-    for definition in bundle["entities"]:
-        created[definition["key"]] = entities.create_entity(
-            session, caller, app, definition, commit=False,
-            known={d["key"] for d in bundle["entities"]})
-    if with_seed:
-        _insert_seed(session, caller, app, created, bundle)
-    session.commit()
+    step = StepTransaction(session)  # the services commit per call; here only at the end
+    try:
+        _ensure_roles(session, bundle["grants"])
+        grants = {**DEFAULT_GRANTS, **bundle["grants"].get("grants", {})}
+        app = apps.create_app_record(
+            session, caller, {"key": app_key or manifest["key"], "name": manifest["name"],
+                              "description": manifest.get("description", ""),
+                              "grants": grants},
+            installed_from=installed_from, version=str(manifest.get("version", "1.0.0")),
+            commit=False)
+        created = {}
+        for definition in bundle["entities"]:
+            created[definition["key"]] = entities.create_entity(
+                session, caller, app, definition, commit=False,
+                known={d["key"] for d in bundle["entities"]})
+        if with_seed:
+            seeds = seed_records if seed_records is not None else bundle["seeds"]
+            _insert_seed(session, caller, app, created, bundle["entities"], seeds)
+        apply_definitions(step, caller, app, bundle)  # type: ignore[arg-type]
+        record_baseline(session, caller, app, files, "bundle.install")
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
     return app
 
 
+def _ensure_roles(session: Session, grants: dict[str, Any]) -> None:
+    known = {r.key for r in session.query(Role)}
+    for role in grants.get("roles", []):
+        if role["key"] not in known:
+            session.add(Role(key=role["key"], name=role["name"], builtin=False))
+    session.flush()
+
+
+def apply_definitions(session: Session, caller: Caller, app: App, bundle: dict[str, Any], *,
+                      only: set[str] | None = None) -> list[str]:
+    """Deploy flows, reports, dashboards and rules through their services (``session`` is a
+    StepTransaction: nothing commits). ``only`` limits it to these bundle file names.
+    Returns the file names applied."""
+    done = []
+    for name, payload in bundle["flows"]:
+        if only is None or name in only:
+            exists = only is not None and _has_flow(session, app, payload["key"])
+            flows.deploy_process(session, caller, app.key, payload,
+                                 key=payload["key"] if exists else None)
+            done.append(name)
+    for name, report in bundle["reports"]:
+        if only is None or name in only:
+            latest = reports.latest_version(session, ReportDefinition, app, report["key"])
+            reports.save_report(session, caller, app.key, report,
+                                key=report["key"] if latest else None)
+            done.append(name)
+    for name, board in bundle["dashboards"]:
+        if only is None or name in only:
+            latest = reports.latest_version(session, DashboardDefinition, app, board["key"])
+            dashboards.save_dashboard(session, caller, app.key, board,
+                                      key=board["key"] if latest else None)
+            done.append(name)
+    service = rules_service()
+    for name, rule in bundle["rules"]:
+        if service is not None and (only is None or name in only):
+            exists = service.latest_row(session, app, rule["key"]) is not None
+            service.save_rule(session, caller, app.key, rule,
+                              key=rule["key"] if exists else None)
+            done.append(name)
+    return done
+
+
+def _has_flow(session: Session, app: App, key: str) -> bool:
+    return session.scalar(sa.select(FlowDefinition.id).where(
+        FlowDefinition.app_id == app.id, FlowDefinition.key == key).limit(1)) is not None
+
+
 def _insert_seed(session: Session, caller: Caller, app: App, created: dict[str, Any],
-                 bundle: dict[str, Any]) -> None:
+                 definitions: list[dict[str, Any]], seeds: dict[str, list[Any]]) -> None:
     """Seed records may point at earlier seed records with {"$seed": n} (1-based)."""
     ids: dict[str, list[int]] = {}
-    for definition in bundle["entities"]:
-        rows = bundle["seeds"].get(definition["key"])
+    for definition in definitions:
+        rows = seeds.get(definition["key"])
         if not rows:
             continue
         resolved = [_resolve_seed_refs(row, ids) for row in rows]
@@ -178,17 +201,90 @@ def _resolve_seed_refs(row: Any, ids: dict[str, list[int]]) -> Any:
     return out
 
 
+# -- baseline: what the template installed, so an upgrade can tell user edits apart --------
+def digest(content: bytes) -> str:
+    """Hash of a file's meaning: JSON is canonicalized, so re-indenting is no change."""
+    try:
+        content = json.dumps(json.loads(content), sort_keys=True).encode()
+    except ValueError:
+        pass
+    return hashlib.sha256(content).hexdigest()
+
+
+def definition_digests(files: dict[str, bytes]) -> dict[str, str]:
+    """{flows/x.json: hash, ...} over definition files (a .bpmn counts with its .json)."""
+    out = {}
+    for name, content in files.items():
+        folder = name.split("/", 1)[0]
+        if folder in ("entities", "flows", "rules", "reports", "dashboards") and \
+                name.endswith(".json"):
+            pointer = json.loads(content).get("bpmn_file") if folder == "flows" else None
+            extra = files.get(f"flows/{pointer}", b"") if pointer else b""
+            out[name] = digest(content) + (hashlib.sha256(extra).hexdigest() if extra else "")
+    return out
+
+
+def record_baseline(session: Session, caller: Caller, app: App, source: dict[str, bytes],
+                    action: str) -> None:
+    """Audit row holding the template's file hashes and the app's exported hashes."""
+    session.flush()
+    exported = export_bundle(session, app.key)
+    audit.write(session, [audit.audit_row(caller.username, app.key, None, None, action, {
+        "template": app.installed_from, "version": app.version,
+        "source": definition_digests(source), "installed": definition_digests(exported)})])
+
+
+def baseline(session: Session, app: App) -> dict[str, Any] | None:
+    table = audit.AUDIT
+    row = session.connection().execute(
+        sa.select(table.c.changes).where(table.c.app_key == app.key,
+                                         table.c.action.in_(BASELINE_ACTIONS))
+        .order_by(table.c.id.desc()).limit(1)).first()
+    return row[0] if row else None
+
+
+# -- export ----------------------------------------------------------------------------------
 def export_bundle(session: Session, app_key: str) -> dict[str, bytes]:
     app = apps.get_app(session, app_key)
     items = entities.list_entities(session, app)
     manifest = {"key": app.key, "name": app.name, "version": app.version,
                 "description": app.description, "entities": [e.key for e in items]}
     files = {"app.json": dump_json(manifest)}
+    grants = _export_grants(session, app)
+    if grants:
+        files["grants.json"] = dump_json(grants)
     for entity in items:
         definition = dict(entity.definition)
         definition["fields"] = [f for f in definition["fields"] if not f.get("removed")]
         files[f"entities/{entity.key}.json"] = dump_json(definition)
+    for row in reports.latest_versions(session, FlowDefinition, app):
+        payload: dict[str, Any] = {"key": row.key, "name": row.name, "entity": row.entity_key}
+        if row.source_kind == "nodes":
+            payload["nodes"] = json.loads(row.source)
+        else:
+            payload["bpmn_file"] = f"{row.key}.bpmn"
+            files[f"flows/{row.key}.bpmn"] = row.source.encode("utf-8")
+        files[f"flows/{row.key}.json"] = dump_json(payload)
+    for folder, model in (("reports", ReportDefinition), ("dashboards", DashboardDefinition)):
+        for row in reports.latest_versions(session, model, app):
+            files[f"{folder}/{row.key}.json"] = dump_json(row.definition)
+    service = rules_service()
+    if service is not None:
+        for row in service.latest_rows(session, app):
+            rule = {k: v for k, v in row.definition.items() if k != "version"}
+            files[f"rules/{row.key}.json"] = dump_json(rule)
     return files
+
+
+def _export_grants(session: Session, app: App) -> dict[str, Any] | None:
+    """grants.json only when the app differs from the defaults (custom roles or levels)."""
+    granted = {g.role_key: g.level for g in app.grants}
+    if granted == DEFAULT_GRANTS:
+        return None
+    custom = session.query(Role).filter(Role.key.in_(list(granted)),
+                                        Role.builtin.is_(False)).order_by(Role.key).all()
+    return {"roles": [{"key": r.key, "name": r.name} for r in custom],
+            "grants": dict(sorted(granted.items()))}
 
 
 def zip_bundle(files: dict[str, bytes]) -> bytes:
@@ -212,6 +308,7 @@ def write_bundle(files: dict[str, bytes], target: Path) -> None:
         path.write_bytes(content)
 
 
+# -- shipped templates -----------------------------------------------------------------------
 def shipped_templates() -> list[dict[str, Any]]:
     found = []
     if not TEMPLATES_DIR.is_dir():
@@ -222,16 +319,37 @@ def shipped_templates() -> list[dict[str, Any]]:
             data = json.loads(manifest.read_text(encoding="utf-8"))
             found.append({"key": data.get("key", folder.name), "name": data.get("name"),
                           "version": data.get("version"),
-                          "description": data.get("description", ""), "folder": folder})
+                          "description": data.get("description", ""), "folder": folder,
+                          "sample_generator": (folder / "seed" / "seed.py").is_file()})
     return found
 
 
-def install_template(session: Session, caller: Caller, template_key: str, *,
-                     app_key: str | None = None, with_sample_data: bool = False) -> App:
+def template_files(template_key: str) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """(template info, bundle files) of a shipped template; 404 when unknown."""
     for template in shipped_templates():
         if template["key"] == template_key:
-            files = read_bundle(template["folder"])
-            return import_bundle(session, caller, files, app_key=app_key,
-                                 with_seed=with_sample_data,
-                                 installed_from=f"{template_key}@{template['version']}")
+            return template, read_bundle(template["folder"])
     raise NotFound(f"no shipped template {template_key!r}")
+
+
+def generate_sample(template: dict[str, Any], size: int, seed: int = 2026) -> dict[str, list]:
+    """Run a shipped template's ``seed/seed.py`` ``generate(size, seed)`` (trusted code:
+    it is part of the installation, never of an upload)."""
+    path = template["folder"] / "seed" / "seed.py"
+    spec = importlib.util.spec_from_file_location(f"loom_seed_{template['key']}", path)
+    assert spec and spec.loader, path
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.generate(size, seed)
+
+
+def install_template(session: Session, caller: Caller, template_key: str, *,
+                     app_key: str | None = None, with_sample_data: bool = False,
+                     sample_size: int = SAMPLE_SIZE) -> App:
+    template, files = template_files(template_key)
+    sample = None
+    if with_sample_data and template["sample_generator"]:
+        sample = generate_sample(template, sample_size)
+    return import_bundle(session, caller, files, app_key=app_key, with_seed=with_sample_data,
+                         installed_from=f"{template_key}@{template['version']}",
+                         seed_records=sample)

@@ -17,7 +17,7 @@ from app_platform.auth.identity import Caller
 from app_platform.auth.permissions import entity_rights, field_access
 from app_platform.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app_platform.models import App, Counter, Entity, User, utcnow
-from app_platform.services import audit
+from app_platform.services import audit, uploads
 from app_platform.services.entities import entity_table, relations_to
 from app_platform.services.query import ListQuery, encode_cursor, parse_list_args
 from engines.form import RecordInvalid, RecordValidator, field_type, live_fields
@@ -133,9 +133,12 @@ class RecordService:
             raise Forbidden("you may not write these fields",
                             [{"path": k, "message": "is read-only for you"} for k in blocked])
 
-    def _check_references(self, rows: list[dict[str, Any]], prefix: Any = None) -> None:
-        """Relation ids and usernames must exist. One query per field for the whole batch."""
-        problems: list[Problem] = []
+    def _check_references(self, rows: list[dict[str, Any]], prefix: Any = None,
+                          keep: frozenset[str] = frozenset()) -> None:
+        """Relation ids and usernames must exist, attachments must be the caller's uploads
+        (or already on the record: ``keep``). One query per field for the whole batch."""
+        problems: list[Problem] = uploads.check_attachments(
+            self.session, self.caller, self.fields, rows, keep=keep, prefix=prefix is not None)
         conn = self.session.connection()
         for fdef in self.fields:
             key, kind = fdef["key"], fdef["type"]
@@ -244,6 +247,10 @@ class RecordService:
             out[fdef["key"]] = field_type(fdef["type"]).row_to_json(fdef, row)
         return out
 
+    def _attachment_ids(self, row: Mapping[str, Any]) -> frozenset[str]:
+        return frozenset(item["id"] for f in self.fields if f["type"] == "attachment"
+                         for item in (row[f["key"]] or []) if isinstance(item, dict))
+
     def _check_own(self, right: Any, row: Mapping[str, Any], action: str) -> None:
         if not right:
             raise Forbidden(f"you may not {action} {self.entity.key!r} records")
@@ -264,7 +271,7 @@ class RecordService:
         self._check_writable_fields({k: v for k, v in data.items() if k != "version"})
         values = self.validator.validate(data, partial=True)
         values.update(self.formulas.apply({**row, **values}))
-        self._check_references([values])
+        self._check_references([values], keep=self._attachment_ids(row))
         before = self.to_json_all(row)
         if expected is not None and expected != row["version"]:
             raise Conflict(f"record {record_id} is at version {row['version']}, not "

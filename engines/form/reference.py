@@ -74,6 +74,14 @@ def _card(validator: Any, kind: str, instance: Any, schema: dict[str, Any]) -> I
         yield jsonschema.ValidationError("check digit")
 
 
+def _check(validator: Any, check: str, instance: Any, schema: dict[str, Any]) -> Iterator[
+        jsonschema.ValidationError]:
+    from engines.form.checks import identifier_problem
+
+    if isinstance(instance, str) and (problem := identifier_problem(check, instance)):
+        yield jsonschema.ValidationError(f"{instance!r} {problem}")
+
+
 FORMATS = jsonschema.FormatChecker(formats=())
 # a format constrains strings only; other types are the "type" keyword's business
 FORMATS.checks("date")(lambda value: not isinstance(value, str) or is_date(value))
@@ -82,7 +90,7 @@ FORMATS.checks("date-time")(lambda value: not isinstance(value, str) or is_datet
 LoomValidator = validators.extend(
     jsonschema.Draft202012Validator,
     {"x-minimum": _bound("min"), "x-maximum": _bound("max"), "x-scale": _scale,
-     "x-loom-type": _card},
+     "x-loom-type": _card, "x-check": _check},
 )
 
 

@@ -8,8 +8,8 @@ import json
 import os
 import shutil
 import uuid
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 

@@ -7,6 +7,8 @@ response."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import io
 from typing import Any
 
 import sqlalchemy as sa
@@ -339,8 +341,7 @@ ALL_TYPES = {
         {"key": "t_url", "type": "url"},
     ],
 }
-ATTACHMENT = {"id": "upload_0001abcd", "name": "合同.pdf", "size": 1024,
-              "sha256": "ab" * 32, "content_type": "application/pdf"}
+CONTRACT_PDF = b"%PDF-1.4\n% Loom test contract\n%%EOF\n"
 PAN = "4111111111111111"
 
 
@@ -352,6 +353,12 @@ def test_every_field_type_round_trips(admin, app):
     base = "/apps/lab/entities/kitchen/records"
     first = expect(admin.post(base, {"t_text": "first"}), 201)
     assert first["t_auto"] == "K-0001"
+    uploaded = admin.client.post(
+        "/api/v1/uploads", data={"file": (io.BytesIO(CONTRACT_PDF), "合同.pdf")},
+        headers={"Authorization": f"Bearer {admin.token}"}, content_type="multipart/form-data")
+    attachment = expect(uploaded, 201)
+    assert attachment["sha256"] == hashlib.sha256(CONTRACT_PDF).hexdigest()
+    assert attachment["size"] == len(CONTRACT_PDF)
     sent = {
         "t_text": "文本", "t_textarea": "第一行\n第二行", "t_int": 3, "t_dec": "1.25",
         "t_money": "1234.5", "t_percent": "12.5", "t_date": "2026-11-20",
@@ -359,7 +366,7 @@ def test_every_field_type_round_trips(admin, app):
         "t_multi": ["b", "a"], "t_user": "member", "t_rel": first["id"],
         "t_rels": [first["id"]],
         "t_sub": [{"item": "螺丝", "qty": 2, "price": "1.5"}, {"item": "螺母"}],
-        "t_attach": [ATTACHMENT], "t_card": "4111 1111 1111 1111",
+        "t_attach": [{"id": attachment["id"]}], "t_card": "4111 1111 1111 1111",
         "t_email": "zhang.san@example.com.cn", "t_phone": "+86 138-0013-8000",
         "t_url": "https://example.com/路径?q=1",
     }
@@ -369,6 +376,7 @@ def test_every_field_type_round_trips(admin, app):
         "t_sub": [{"item": "螺丝", "qty": 2, "price": "1.50"},
                   {"item": "螺母", "qty": None, "price": None}],
         "t_formula": "6.00", "t_auto": "K-0002",
+        "t_attach": [attachment],
     }
     response = admin.post(base, sent)
     created = expect(response, 201)

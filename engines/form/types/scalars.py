@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from engines.form.checks import CHECKS, identifier_problem
 from engines.form.errors import FieldProblem
 from engines.form.types.base import (
     EQUALITY_OPS,
@@ -63,6 +64,7 @@ class _String(FieldType):
         "min_length": {"type": "integer", "minimum": 0},
         "max_length": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
         "pattern": {"type": "string", "maxLength": MAX_PATTERN},
+        "check": {"enum": sorted(CHECKS)},  # an identifier's check digit (engines/form/checks)
     }
 
     def max_length(self, field: dict[str, Any]) -> int:
@@ -88,6 +90,8 @@ class _String(FieldType):
         pattern = field.get("pattern") or self.builtin_pattern
         if pattern:
             schema["pattern"] = pattern
+        if field.get("check"):
+            schema["x-check"] = field["check"]
         return schema
 
     def parser(self, field: dict[str, Any]) -> Parser:
@@ -96,6 +100,7 @@ class _String(FieldType):
         pattern_text = field.get("pattern") or self.builtin_pattern
         pattern = re.compile(pattern_text) if pattern_text else None
         what = self.label or "text"
+        check = field.get("check")
 
         def parse(value: Any) -> str:
             if not isinstance(value, str):
@@ -106,6 +111,8 @@ class _String(FieldType):
                 raise FieldProblem(f"is shorter than {shortest} characters")
             if pattern is not None and not pattern.search(value):
                 raise FieldProblem(f"is not a valid {what}")
+            if check is not None and (problem := identifier_problem(check, value)):
+                raise FieldProblem(problem)
             return value
 
         return parse

@@ -12,6 +12,7 @@ from app_platform.services import dashboards, reports
 BASE = "/apps/<app_key>/reports"
 DOC = "/apps/{app}/reports"
 DASH, DASH_DOC = "/apps/<app_key>/dashboards", "/apps/{app}/dashboards"
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FILTER_NOTE = [{"name": "<field>[__op]", "in": "query", "required": False,
                 "description": "record-API style filters (paid_at__gte=2024-03-01, "
                                "channel=alipay, level__in=A,B) applied on top of the report's",
@@ -73,18 +74,22 @@ def put_report(app_key: str, key: str):
 
 @bp.get(BASE + "/<key>/data")
 @documented("GET", DOC + "/{key}/data", "Aggregated rows {columns, rows, chart, kpi|pivot}; "
-            "?format=csv downloads them", tag="reports", params=FILTER_NOTE,
+            "?format=csv|xlsx downloads them", tag="reports", params=FILTER_NOTE,
             responses={200: "rows", 403: "no read rights", 422: "report needs fixing"})
 def report_data(app_key: str, key: str):
     caller = require_caller("records:read")
     output = request.args.get("format", "json")
-    if output not in ("json", "csv"):
-        raise BadRequest("format must be json or csv", code="invalid_query")
+    if output not in ("json", "csv", "xlsx"):
+        raise BadRequest("format must be json, csv or xlsx", code="invalid_query")
     result = reports.report_data(db.session, caller, app_key, key, request.args)
     if output == "json":
         return jsonify(result)
-    name = reports.export_name(key)
-    return Response(reports.result_csv(result), mimetype="text/csv",
+    name = reports.export_name(key, output)
+    if output == "xlsx":
+        body, mimetype = reports.result_xlsx(result), XLSX_MIME
+    else:
+        body, mimetype = reports.result_csv(result), "text/csv"
+    return Response(body, mimetype=mimetype,
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 

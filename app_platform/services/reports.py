@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
@@ -377,5 +379,31 @@ def result_csv(result: dict[str, Any]) -> str:
     return "\ufeff" + buffer.getvalue()
 
 
-def export_name(key: str) -> str:
-    return f"{key}-{datetime.now().strftime('%Y%m%d-%H%M')}.csv"
+def result_xlsx(result: dict[str, Any]) -> bytes:
+    """The rows as an Excel workbook; measure values become real numbers (exact decimals)
+    so totals and charts in Excel work on them."""
+    from engines.form.io_files import write_xlsx
+
+    columns = result["columns"]
+    measures = {i for i, c in enumerate(columns) if c.get("role") != "dimension"}
+
+    def cells(row: dict[str, Any]) -> list[Any]:
+        out = []
+        for i, column in enumerate(columns):
+            value = row.get(column["key"])
+            if i in measures and isinstance(value, str) and _DECIMAL.fullmatch(value):
+                value = Decimal(value)
+            out.append(_cell(value) if isinstance(value, str) else value)
+        return out
+
+    buffer = io.BytesIO()
+    write_xlsx(buffer, [c["label"] for c in columns], (cells(r) for r in result["rows"]),
+               [None] * len(columns), title=str(result.get("report") or "report"))
+    return buffer.getvalue()
+
+
+_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+def export_name(key: str, extension: str = "csv") -> str:
+    return f"{key}-{datetime.now().strftime('%Y%m%d-%H%M')}.{extension}"

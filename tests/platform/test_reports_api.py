@@ -293,6 +293,23 @@ def test_csv_export_matches_rows(sales: Any) -> None:
     assert _data(sales, "by_channel", "?format=pdf").status_code == 400
 
 
+def test_xlsx_export_has_numbers_not_text(sales: Any) -> None:
+    from openpyxl import load_workbook
+
+    _save(sales, PIE)
+    response = _data(sales, "by_channel", "?format=xlsx&region=华东")
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"].endswith('.xlsx"')
+    sheet = load_workbook(io.BytesIO(response.data), read_only=True).active
+    table = [list(row) for row in sheet.iter_rows(values_only=True)]
+    assert table[0] == ["渠道", "金额合计", "计数"]
+    east = [r for r in RECORDS if r["region"] == "华东"]
+    sums, counts = _sums(east, "channel"), Counter(r["channel"] for r in east)
+    assert {row[0]: (Decimal(str(row[1])), int(row[2])) for row in table[1:]} == {
+        ch: (sums[ch], counts[ch]) for ch in sums}
+    assert all(isinstance(row[1], int | float) for row in table[1:])
+
+
 def test_drill_gives_the_record_list_filters(sales: Any) -> None:
     _save(sales, TREND)
     _save(sales, PIE)

@@ -61,6 +61,7 @@ class RecordService:
                                                    self.definition)
         self.fields = [f for f in live_fields(self.definition)]
         self.visible = [f for f in self.fields if f["key"] not in self.hidden]
+        self._readers = [(f["key"], field_type(f["type"]), f) for f in self.fields]
         self.validator, self.formulas = _compiled(
             entity.table_name, entity.version, json.dumps(self.definition, sort_keys=True),
             card_secret())
@@ -225,17 +226,24 @@ class RecordService:
                        updated_by=user)
             for key, drawn in numbers.items():
                 row[key] = drawn[i]
-        conn = self.session.connection()
-        inserted = conn.execute(self.table.insert().returning(self.table,
-                                                              sort_by_parameter_order=True),
-                                values).mappings().all()
-        out = [self.to_json(r) for r in inserted]
-        full = [self.to_json_all(r) for r in inserted]
-        audit.write(self.session, [
-            audit.audit_row(user, self.app.key, self.entity.key, rec["id"], "create",
-                            {k: [None, v] for k, v in rec.items() if v is not None and
-                             k not in SYSTEM_OUT}, source)
-            for rec in full])
+        ids = self.session.connection().execute(
+            self.table.insert().returning(self.table.c.id, sort_by_parameter_order=True),
+            values).scalars().all()
+        # Outputs are built from the values just written (RETURNING only the ids): the
+        # same stored values, without reading every column back.
+        blank = dict.fromkeys(self.table.c.keys())
+        stamp = datetime_to_json(now)
+        system = {"version": 1, "created_at": stamp, "created_by": user, "updated_at": stamp,
+                  "updated_by": user}
+        visible = [f["key"] for f in self.visible]
+        out, audits = [], []
+        for rid, row in zip(ids, values, strict=True):
+            full = self.to_json_all({**blank, **row, "id": rid})
+            out.append({"id": rid, **system, **{k: full[k] for k in visible}})
+            audits.append(audit.audit_row(
+                user, self.app.key, self.entity.key, rid, "create",
+                {k: [None, v] for k, v in full.items() if v is not None and k != "id"}, source))
+        audit.write(self.session, audits)
         if commit:
             self.session.commit()
         return out
@@ -243,8 +251,8 @@ class RecordService:
     def to_json_all(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """Every live field regardless of the caller's visibility (for the audit trail)."""
         out = {"id": row["id"]}
-        for fdef in self.fields:
-            out[fdef["key"]] = field_type(fdef["type"]).row_to_json(fdef, row)
+        for key, kind, fdef in self._readers:
+            out[key] = kind.row_to_json(fdef, row)
         return out
 
     def _attachment_ids(self, row: Mapping[str, Any]) -> frozenset[str]:

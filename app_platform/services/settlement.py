@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections import Counter
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -43,6 +42,7 @@ from engines.match import (
     open_bill,
     reconcile,
 )
+from engines.match.bills import CHINA_STANDARD_TIME as CST_ZONE
 from engines.match.bills import FORMATS
 
 log = logging.getLogger("loom.settlement")
@@ -309,5 +309,16 @@ def start_exception_flows(session: Session, caller: Caller, app_key: str,
     return started
 
 
-def status_counts(items: list[dict[str, Any]]) -> dict[str, int]:
-    return dict(Counter(item["status"] for item in items))
+def reconcile_yesterday(session: Session, caller: Caller, app_key: str,
+                        now: dt.datetime) -> dict[str, dict[str, Any]]:
+    """The nightly job (02:00 China Standard Time): reconcile the previous business day
+    for every channel. Meant for the scheduler or the rules' run_reconciliation action;
+    returns each channel's batch and summary (items left out: they are records now)."""
+    day = now.astimezone(CST_ZONE).date() - dt.timedelta(days=1)
+    out = {}
+    for channel in sorted(FORMATS):
+        result = reconcile_day(session, caller, app_key,
+                               {"channel": channel, "date": day.isoformat()})
+        out[channel] = {"batch": result["batch"], "summary": result["summary"],
+                        "new_exceptions": result["new_exceptions"]}
+    return out

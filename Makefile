@@ -11,11 +11,24 @@ export LOOM_HOST LOOM_PORT
 FLASK := $(BIN)/flask --app wsgi
 VENDOR := app_platform/web/static/vendor/.stamp
 
-.PHONY: run test setup assets db lint bench clean
+.PHONY: run run-prod test setup assets db lint bench clean
 
 run: setup db
 	LOOM_SCHEDULER_ENABLED=$${LOOM_SCHEDULER_ENABLED:-true} \
 		$(FLASK) run --host $(LOOM_HOST) --port $(LOOM_PORT)
+
+# The production shape on one machine (docs/deploy.md): gunicorn -w 4 against PostgreSQL
+# plus one scheduler process (leader via an advisory lock), JSON logs on stderr.
+run-prod: setup
+	@test -n "$$LOOM_DATABASE_URL" || { echo "run-prod needs LOOM_DATABASE_URL, e.g." \
+		"postgresql+psycopg://loom@127.0.0.1:5432/loom" >&2; exit 2; }
+	mkdir -p instance
+	$(FLASK) bootstrap
+	export LOOM_LOG_FORMAT=$${LOOM_LOG_FORMAT:-json} LOOM_ACCESS_LOG=$${LOOM_ACCESS_LOG:-true}; \
+		$(BIN)/python scheduler_main.py & scheduler=$$!; \
+		trap 'kill $$scheduler 2>/dev/null; wait $$scheduler' EXIT INT TERM; \
+		$(BIN)/gunicorn -w $${LOOM_WORKERS:-4} -b $(LOOM_HOST):$(LOOM_PORT) \
+			--timeout 60 --graceful-timeout 20 wsgi:app
 
 test: setup
 	bash tests/run.sh

@@ -21,13 +21,11 @@ from flask.cli import with_appcontext
 log = logging.getLogger("loom.scheduler")
 
 
-@click.command("run-scheduler", help="Run the scheduler (flow timers, scheduled rules) "
-               "until stopped; one of several copies leads, the others stand by.")
-@with_appcontext
-def run_scheduler_command() -> None:
+def run_scheduler(app: Any) -> None:
+    """Campaign for leadership and run the scheduler while leader, until SIGTERM/SIGINT;
+    then step down so that a standby takes over at once."""
     from app_platform import scheduler
 
-    app = current_app._get_current_object()
     app.config["SCHEDULER_ENABLED"] = True
     if "loom_leader" not in app.extensions:  # not started already by LOOM_SCHEDULER_ENABLED
         scheduler.init_app(app)
@@ -35,17 +33,23 @@ def run_scheduler_command() -> None:
     stopping = threading.Event()
 
     def _stop(signum: int, _frame: Any) -> None:
-        log.info("scheduler process %s: signal %s, stopping", os.getpid(), signum)
         stopping.set()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    click.echo(f"scheduler process {os.getpid()}: "
-               f"{'leader' if leadership.is_leader else 'standby'}", err=True)
+    log.info("scheduler process %s started as %s", os.getpid(),
+             "leader" if leadership.is_leader else "standby")
     while not stopping.wait(1.0):
         pass
-    leadership.stop()  # shuts the scheduler down and releases the lock for a standby
-    click.echo(f"scheduler process {os.getpid()}: stopped", err=True)
+    log.info("scheduler process %s stopping", os.getpid())
+    leadership.stop()  # shuts the scheduler down and releases the lock
+
+
+@click.command("run-scheduler", help="Run the scheduler (flow timers, scheduled rules) "
+               "until stopped; one of several copies leads, the others stand by.")
+@with_appcontext
+def run_scheduler_command() -> None:
+    run_scheduler(current_app._get_current_object())
 
 
 def init_app(app: Any) -> None:

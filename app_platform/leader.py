@@ -11,9 +11,9 @@ dedicated connection held for the process lifetime. The server drops the lock th
 that connection ends (a crash, ``kill -9``, a terminated backend), so a standby wins it
 on its next try. The lock is per database; its second key is a hash of the connection's
 ``search_path`` option, so installs in different schemas of one database do not share a
-leader. On SQLite (one machine) an exclusive ``flock`` on a file under instance/, named
-after the database file. A background thread re-checks the lock every few seconds: the
-leader steps down if it lost it (connection gone), a standby tries to win it.
+leader. On SQLite (one machine) an exclusive ``flock`` on a file beside the database
+file (instance/loom.db.scheduler.lock). A background thread re-checks the lock every few
+seconds: the leader steps down if it lost it (connection gone), a standby tries to win.
 """
 
 from __future__ import annotations
@@ -126,12 +126,18 @@ class PostgresLock:
 
 
 class FileLock:
-    """An exclusive flock on instance/scheduler-<hash>.lock; the holder writes who it is
-    into the file so that health checks elsewhere can name it."""
+    """An exclusive flock on ``<database file>.scheduler.lock`` (instance/loom.db.scheduler
+    .lock by default; instance/scheduler-<hash>.lock for an in-memory database). The
+    holder writes who it is into the file so that health checks elsewhere can name it."""
 
     def __init__(self, instance_path: str, database_url: str):
-        name = hashlib.sha256(database_url.encode()).hexdigest()[:12]
-        self.path = Path(instance_path) / f"scheduler-{name}.lock"
+        database = make_url(database_url).database
+        if database and database != ":memory:":
+            self.path = Path(database).resolve().with_name(Path(database).name +
+                                                           ".scheduler.lock")
+        else:
+            name = hashlib.sha256(database_url.encode()).hexdigest()[:12]
+            self.path = Path(instance_path) / f"scheduler-{name}.lock"
         self._fd: int | None = None
 
     def try_acquire(self) -> bool:
@@ -264,6 +270,8 @@ def campaign(app: Flask, on_elected: Callable[[], Any],
     background). A second call for the same app reuses its standing."""
     current: Leadership | None = app.extensions.get("loom_leader")
     if current is not None and not current._stop.is_set():
+        if current.is_leader and current.on_lost is not None:
+            current.on_lost()  # stop what the previous call started before starting anew
         current.on_elected, current.on_lost = on_elected, on_lost
         return on_elected() if current.is_leader else None
     leadership = Leadership(app, on_elected, on_lost)

@@ -56,6 +56,9 @@ def start(app: Flask) -> Any:
     scheduler.add_job(sweep, "interval", args=[app], id="flow-timers",
                       seconds=int(app.config.get("SCHEDULER_SWEEP_SECONDS", SWEEP_SECONDS)),
                       max_instances=1, coalesce=True, replace_existing=True)
+    from app_platform.services import rule_schedule  # outbox sweep, webhooks, cron rules
+
+    rule_schedule.init_scheduler(scheduler, app)
     scheduler.start()
     app.extensions["loom_scheduler"] = scheduler
     log.info("scheduler started: flow timers every %s s", SWEEP_SECONDS)

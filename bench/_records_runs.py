@@ -123,7 +123,7 @@ def compare_stored(floor: sa.Table, entity: Entity, count: int) -> int:
 def bulk_load(entity: Entity, total: int, *, seed: int, branch_ids: list[int],
               usernames: list[str], chunk: int = 20_000) -> tuple[int, float]:
     """Top the entity table up to ``total`` rows with Core executemany (not the service:
-    a million audited creates would dominate the run), then refresh planner statistics."""
+    a million audited creates would dominate the run)."""
     table = entity_table(entity)
     began = time.perf_counter()
     with db.engine.connect() as conn:
@@ -141,12 +141,27 @@ def bulk_load(entity: Entity, total: int, *, seed: int, branch_ids: list[int],
     if rows:
         with db.engine.begin() as conn:
             conn.execute(insert, rows)
-    # planner statistics, and on PostgreSQL the visibility map too (index-only scans), as
-    # autovacuum would have set them on a table that has been in use for a while
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        verb = "VACUUM ANALYZE" if conn.dialect.name == "postgresql" else "ANALYZE"
-        conn.execute(sa.text(f'{verb} "{table.name}"'))
     return wanted, time.perf_counter() - began
+
+
+def refresh_statistics(entity: Entity) -> float:
+    """Planner statistics, and on PostgreSQL the visibility map too (index-only scans), as
+    autovacuum sets them on a table in use. SQLite has no autovacuum of statistics: the
+    platform never runs ANALYZE, so without this step its planner guesses. SQLite reads
+    the statistics when a connection loads the schema, hence the pool is emptied.
+
+    SQLite's ANALYZE runs in an ordinary transaction on purpose: the platform's engine
+    sends BEGIN from a "begin" listener even in AUTOCOMMIT mode, and nothing commits it."""
+    name = entity_table(entity).name
+    began = time.perf_counter()
+    if db.engine.dialect.name == "postgresql":  # VACUUM refuses to run in a transaction
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text(f'VACUUM ANALYZE "{name}"'))
+    else:
+        with db.engine.begin() as conn:
+            conn.execute(sa.text(f'ANALYZE "{name}"'))
+    db.engine.dispose()
+    return time.perf_counter() - began
 
 
 PAGE_ARGS = [("status", "pending"), ("sort", "-txn_at"), ("limit", "50")]

@@ -18,6 +18,7 @@ def init_app(app):  # noqa: ANN001 - Flask app
         openapi,
         records,
         reports,
+        rules,
         settlement,
         templates,
         users,

@@ -94,8 +94,14 @@ def _record_data(session: Session, caller: Caller, app: Any, entity: Any,
     sample = body.get("data") or {}
     if not isinstance(sample, dict):
         raise _problem("data", "sample values must be an object")
+    # card numbers are tokenized with the server's key on write and never reach a
+    # flow's conditions as digits, so a simulation leaves them out
+    cards = {f["key"] for f in entity.definition["fields"] if f["type"] == "card_number"}
+    definition = {**entity.definition,
+                  "fields": [f for f in entity.definition["fields"] if f["key"] not in cards]}
+    sample = {k: v for k, v in sample.items() if k not in cards}
     try:
-        RecordValidator(entity.definition).validate(sample, partial=True)
+        RecordValidator(definition).validate(sample, partial=True)
     except RecordInvalid as err:
         raise Unprocessable(err.message, err.details()) from None
     return to_flow_data(entity, {"id": None, **sample}), None

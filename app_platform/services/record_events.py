@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextvars
 import time
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -231,3 +232,81 @@ def _log_blocked(runs: list[dict[str, Any]]) -> None:
             session.commit()
         except sa.exc.SQLAlchemyError:  # the log must never turn a 422 into a 500
             session.rollback()
+
+
+# -- POST /apps/{app}/events ------------------------------------------------------------
+def _check_payload(session: Session, app: App, body: Any) -> tuple[str, dict, str | None, Any]:
+    import re
+
+    from app_platform.services.rules import event_schema, latest_rows
+    from engines.rule.values import category_of, parse_decimal, parse_value
+
+    if not isinstance(body, dict):
+        raise Unprocessable("the event must be a JSON object {\"type\", \"data\"}")
+    problems = []
+    kind, data = body.get("type"), body.get("data", {})
+    unknown = sorted(set(body) - {"type", "data", "ref", "ts"})
+    problems += [{"path": k, "message": "unknown property"} for k in unknown]
+    if not isinstance(kind, str) or not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", kind):
+        problems.append({"path": "type", "message": "must match [a-z][a-z0-9_]{0,62}"})
+    if not isinstance(data, dict):
+        problems.append({"path": "data", "message": "must be an object"})
+    ref = body.get("ref")
+    if ref is not None and (not isinstance(ref, str) or not 0 < len(ref) <= 150):
+        problems.append({"path": "ref", "message": "must be a text of 1-150 characters"})
+    ts = body.get("ts")
+    if ts is not None:
+        try:
+            ts = str(parse_decimal(ts, allow_float=False))
+        except ValueError as exc:
+            problems.append({"path": "ts", "message": f"epoch seconds expected: {exc}"})
+    if not problems:
+        fields = event_schema(session, app, latest_rows(session, app), kind)
+        for name, value in data.items():
+            category = category_of(fields[name]) if name in fields else None
+            if category is None:
+                continue
+            try:
+                parse_value(category, str(value) if isinstance(value, Decimal) else value)
+            except ValueError as exc:
+                problems.append({"path": f"data.{name}", "message": str(exc)})
+    if problems:
+        raise Unprocessable("the event is malformed", problems)
+    return kind, _plain(data), (f"event:{ref}" if ref else None), ts
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def post_api_event(session: Session, caller: Caller, app_key: str, body: Any) -> dict[str, Any]:
+    """Validate and post an event; with inline dispatch the rules have run on return."""
+    from app_platform.services.apps import app_for
+
+    app = app_for(session, caller, app_key, "use")
+    kind, data, ref, ts = _check_payload(session, app, body)
+    if ref is not None:
+        known = session.scalar(sa.select(RuleEvent).where(RuleEvent.app_id == app.id,
+                                                          RuleEvent.ref == ref))
+        if known is not None:
+            return _event_json(session, known, duplicate=True)
+    event_id = post_event(session, caller, app, kind, data, ref=ref, ts=ts)
+    session.commit()
+    if event_id is None:
+        return {"id": None, "ref": ref, "type": kind, "status": "no_rules", "runs": []}
+    return _event_json(session, session.get(RuleEvent, event_id))
+
+
+def _event_json(session: Session, row: RuleEvent, duplicate: bool = False) -> dict[str, Any]:
+    session.refresh(row)
+    runs = session.execute(sa.select(RuleRun.id, RuleRun.rule_key, RuleRun.status).where(
+        RuleRun.app_id == row.app_id, RuleRun.event_ref == row.ref).order_by(RuleRun.id)).all()
+    return {"id": row.id, "ref": row.ref, "type": row.subject, "status": row.status,
+            "error": row.error, "duplicate": duplicate,
+            "runs": [{"id": i, "rule": k, "status": s} for i, k, s in runs]}

@@ -17,7 +17,7 @@ from app_platform.auth.identity import Caller
 from app_platform.auth.permissions import entity_rights, field_access
 from app_platform.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app_platform.models import App, Counter, Entity, User, utcnow
-from app_platform.services import audit, uploads
+from app_platform.services import audit, record_events, uploads
 from app_platform.services.entities import entity_table, relations_to
 from app_platform.services.query import ListQuery, encode_cursor, parse_list_args
 from engines.form import RecordInvalid, RecordValidator, field_type, live_fields
@@ -236,14 +236,18 @@ class RecordService:
         system = {"version": 1, "created_at": stamp, "created_by": user, "updated_at": stamp,
                   "updated_by": user}
         visible = [f["key"] for f in self.visible]
-        out, audits = [], []
+        out, audits, full_records = [], [], []
         for rid, row in zip(ids, values, strict=True):
             full = self.to_json_all({**blank, **row, "id": rid})
+            full_records.append(full)
             out.append({"id": rid, **system, **{k: full[k] for k in visible}})
             audits.append(audit.audit_row(
                 user, self.app.key, self.entity.key, rid, "create",
                 {k: [None, v] for k, v in full.items() if v is not None and k != "id"}, source))
         audit.write(self.session, audits)
+        record_events.after_write_many(self.session, self.caller, self.app, self.entity,
+                                       "create", [(None, rec) for rec in full_records],
+                                       source=source)
         if commit:
             self.session.commit()
         return out
@@ -294,10 +298,12 @@ class RecordService:
         if new_row is None:
             raise Conflict(f"record {record_id} was changed meanwhile; reload it",
                            code="version_conflict")
-        changes = audit.diff(before, self.to_json_all(new_row))
+        after = self.to_json_all(new_row)
         audit.write(self.session, [audit.audit_row(self.caller.username, self.app.key,
                                                    self.entity.key, record_id, "update",
-                                                   changes, source)])
+                                                   audit.diff(before, after), source)])
+        record_events.after_write(self.session, self.caller, self.app, self.entity, "update",
+                                  before, after, version=new_row["version"], source=source)
         self.session.commit()
         return self.to_json(new_row)
 
@@ -314,6 +320,8 @@ class RecordService:
         audit.write(self.session, [audit.audit_row(
             self.caller.username, self.app.key, self.entity.key, record_id, "delete",
             {k: [v, None] for k, v in before.items() if v is not None and k != "id"}, source)])
+        record_events.after_write(self.session, self.caller, self.app, self.entity, "delete",
+                                  before, None, version=row["version"], source=source)
         self.session.commit()
 
     def _refuse_if_linked(self, record_id: int) -> None:

@@ -133,14 +133,13 @@ def _translate_patterns(tag: str, node: Any) -> Any:
 
 
 def app_signature(session: Session, app: App) -> tuple | None:
-    """(revision, entity versions), or None when the app never had a rule."""
-    revision = session.scalar(sa.select(RuleAppState.revision).where(
-        RuleAppState.app_id == app.id))
-    if revision is None:
+    """(revision, entity versions) in one query, or None when the app never had a rule."""
+    rows = session.execute(sa.select(RuleAppState.revision, Entity.key, Entity.version)
+                           .outerjoin(Entity, Entity.app_id == RuleAppState.app_id)
+                           .where(RuleAppState.app_id == app.id)).all()
+    if not rows:
         return None
-    versions = session.execute(sa.select(Entity.key, Entity.version).where(
-        Entity.app_id == app.id)).all()
-    return revision, tuple(sorted(versions))
+    return rows[0][0], tuple(sorted((k, v) for _, k, v in rows if k is not None))
 
 
 def load_app_rules(session: Session, app: App, signature: tuple) -> AppRules:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from typing import Any
 
 import sqlalchemy as sa
@@ -84,6 +85,7 @@ def run_schedule(session: Session, app_id: int, rule_key: str, now: dt.datetime)
     run ids (a slot run twice returns the same runs and repeats no action)."""
     from app_platform.services.rule_dispatch import run_rule
 
+    now = now.astimezone(dt.UTC)  # SQLite keeps no offset: store UTC only
     app = session.get(App, app_id)
     rules = runtime().app_rules(session, app) if app is not None else None
     loaded = rules.by_key(rule_key) if rules is not None else None
@@ -134,6 +136,7 @@ def catch_up(session: Session, now: dt.datetime) -> list[tuple[int, str]]:
     """Run once every scheduled rule whose next fire time since its last run has passed
     (missed while no scheduler was running). Returns the (app id, rule key) pairs run."""
     ran = []
+    now = now.astimezone(dt.UTC)
     for row in scheduled_rules(session):
         state = session.get(RuleSchedule, (row.app_id, row.key))
         last = _aware(state.last_fire_at if state and state.last_fire_at else row.created_at)
@@ -164,12 +167,16 @@ def catch_up_job(app: Flask) -> None:
 
 def refresh_jobs(scheduler: Any, app: Flask) -> None:
     """Make the scheduler's rule jobs match the enabled scheduled rules in the database
-    (called on start, after every rule save in this process, and every minute)."""
+    (on start, after every rule save in this process, and every minute)."""
+    from apscheduler.schedulers.base import STATE_STOPPED
+
     from app_platform.extensions import db
 
     with app.app_context():
         rows = scheduled_rules(db.session)
         db.session.commit()
+    if scheduler.state == STATE_STOPPED:
+        return
     wanted = {f"{JOB_PREFIX}{r.app_id}:{r.key}:{r.id}": r for r in rows}
     for job in scheduler.get_jobs():
         if job.id.startswith(JOB_PREFIX) and job.id not in wanted:
@@ -187,8 +194,32 @@ def refresh_jobs_if_running() -> None:
         refresh_jobs(scheduler, current_app._get_current_object())  # type: ignore[attr-defined]
 
 
+def _refresh_loop(scheduler: Any, app: Flask, every: int) -> None:
+    """Why a thread of its own and not a scheduler job: a job that adds jobs deadlocks
+    with shutdown(wait=True), which holds the job-store lock while it waits for jobs."""
+    from apscheduler.schedulers.base import STATE_STOPPED
+
+    for _ in range(300):  # started just before scheduler.start(): wait for it (30 s)
+        if scheduler.state != STATE_STOPPED:
+            break
+        time.sleep(0.1)
+    while scheduler.state != STATE_STOPPED:
+        try:
+            refresh_jobs(scheduler, app)
+        except Exception:  # the next round tries again
+            log.exception("refreshing scheduled rule jobs failed")
+        for _ in range(every):
+            if scheduler.state == STATE_STOPPED:
+                return
+            time.sleep(1)
+
+
 def init_scheduler(scheduler: Any, app: Flask, sweep_seconds: int = 30) -> None:
-    """Add the rule jobs to the platform scheduler (called from scheduler.init_app)."""
+    """Add the rule jobs to the platform scheduler (called from scheduler.start, before
+    scheduler.start()): the outbox sweep, webhook retries, a one-off catch-up of missed
+    schedules, and a thread keeping one cron job per scheduled rule."""
+    import threading
+
     from app_platform.services.rule_delivery import deliver_due_job
     from app_platform.services.rule_dispatch import process_pending
 
@@ -197,7 +228,6 @@ def init_scheduler(scheduler: Any, app: Flask, sweep_seconds: int = 30) -> None:
                       seconds=sweep_seconds, **common)
     scheduler.add_job(deliver_due_job, "interval", args=[app], id="rule-webhooks",
                       seconds=sweep_seconds, **common)
-    scheduler.add_job(refresh_jobs, "interval", args=[scheduler, app], id="rule-jobs",
-                      seconds=60, **common)
     scheduler.add_job(catch_up_job, args=[app], id="rule-catch-up", **common)
-    refresh_jobs(scheduler, app)
+    threading.Thread(target=_refresh_loop, args=(scheduler, app, 60), daemon=True,
+                     name="loom-rule-jobs").start()

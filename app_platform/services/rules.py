@@ -26,7 +26,7 @@ from app_platform.services import audit
 from app_platform.services.apps import app_for
 from engines.form import live_fields
 from engines.rule import RuleDefinitionError, compile_rule
-from engines.rule.model import RECORD_TRIGGERS, rule_entity, schema_key
+from engines.rule.model import RECORD_TRIGGERS, rule_entity
 from engines.rule.values import CATEGORY_BY_FIELD_TYPE
 
 PLATFORM_KEYS = ("event_fields",)
@@ -119,7 +119,7 @@ def rule_json(session: Session, row: RuleDefinition) -> dict[str, Any]:
 
 
 # -- validation -------------------------------------------------------------------------
-def _schema_for(session: Session, app: App, definition: dict[str, Any]) -> dict[str, Any]:
+def schema_for(session: Session, app: App, definition: dict[str, Any]) -> dict[str, Any]:
     if definition["trigger"]["type"] == "event":
         others = [r for r in latest_rows(session, app) if r.key != definition["key"]]
         declared = declared_event_fields(session, app, definition)
@@ -207,18 +207,21 @@ def validate_definition(session: Session, caller: Caller, app: App,
                         definition: dict[str, Any]) -> None:
     """422 listing every problem with its path, or nothing."""
     engine_def = engine_rule(definition)
-    fields = _schema_for(session, app, definition) if isinstance(
-        definition.get("trigger"), dict) else {}
+    trigger = definition.get("trigger")
+    fields = schema_for(session, app, definition) if isinstance(trigger, dict) else {}
     entities = [e.key for e in session.query(Entity).filter_by(app_id=app.id)]
+    problems: list[dict[str, str]] = []
+    if isinstance(trigger, dict) and trigger.get("type") in RECORD_TRIGGERS + ("schedule",):
+        wanted = rule_entity(definition)
+        if wanted and wanted not in entities:
+            where = "trigger.entity" if trigger.get("entity") else "entity"
+            problems.append({"path": where, "message": f"entity {wanted!r} does not exist"})
     try:
         compile_rule(engine_def, fields, entities)
     except RuleDefinitionError as exc:
-        raise Unprocessable(exc.message, exc.details) from None
-    problems = (_event_field_problems(session, app, definition)
-                + _shape_problems(definition) + _write_problems(session, caller, app, definition))
-    if definition["trigger"]["type"] in RECORD_TRIGGERS + ("schedule",) and not fields:
-        problems.append({"path": "trigger.entity",
-                         "message": f"entity {schema_key(engine_def)!r} does not exist"})
+        raise Unprocessable(exc.message, problems + exc.details) from None
+    problems += (_event_field_problems(session, app, definition)
+                 + _shape_problems(definition) + _write_problems(session, caller, app, definition))
     if problems:
         raise Unprocessable("the rule definition is invalid", problems)
 
@@ -232,7 +235,7 @@ def bump_revision(session: Session, app: App) -> None:
         state.revision, state.updated_at = uuid.uuid4().hex, utcnow()
 
 
-def _prepare(data: Any, key: str | None) -> tuple[dict[str, Any], int | None]:
+def prepare_body(data: Any, key: str | None) -> tuple[dict[str, Any], int | None]:
     if not isinstance(data, dict):
         raise Unprocessable("the rule must be a JSON object")
     data = plain_json(dict(data))
@@ -253,7 +256,7 @@ def save_rule(session: Session, caller: Caller, app_key: str, data: Any,
     """POST (key None: must be new) or PUT (must exist; `version` = the one edited -> 409
     when another save came first). Every save is a new version."""
     app = app_for(session, caller, app_key, "design")
-    definition, expected = _prepare(data, key)
+    definition, expected = prepare_body(data, key)
     validate_definition(session, caller, app, definition)
     latest = latest_row(session, app, definition["key"])
     if key is None and latest is not None:

@@ -115,10 +115,11 @@ def record_list(app_key: str, entity_key: str):
 
 
 def init_app(app: Flask) -> None:
+    import app_platform.web.flows_pages  # noqa: F401  (approval designer, inbox, tasks)
     import app_platform.web.reports_pages  # noqa: F401  (dashboard/report pages)
+    import app_platform.web.rules_pages  # noqa: F401  (rule list + rule editor)
     from app_platform.api.openapi import docs_page
     from app_platform.web import forms_pages  # noqa: F401  (designer + record view routes)
-    from app_platform.web import flows_pages  # noqa: F401  (approval designer, inbox, tasks)
 
     app.register_blueprint(bp)
     app.add_url_rule("/api/docs", "api_docs", docs_page)

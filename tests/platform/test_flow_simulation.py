@@ -13,6 +13,7 @@ from app_platform.extensions import db
 ENTITY = {"key": "loan", "label": "贷款", "fields": [
     {"key": "applicant", "label": "申请人", "type": "text"},
     {"key": "amount", "label": "金额", "type": "money"},
+    {"key": "card", "label": "卡号", "type": "card_number"},
 ]}
 LEVELS = [  # amount >= 50,000.00 (5,000,000 minor units): alice then bob; else alice only
     {"id": "start", "type": "start"},
@@ -51,8 +52,10 @@ def simulate(api: Any, status: int = 200, **body: Any) -> dict[str, Any]:
 
 
 def test_large_amount_takes_both_levels_and_nothing_is_stored(lab: Any, app: Any) -> None:
-    run = simulate(lab("designer"), data={"applicant": "张三", "amount": "50000.00"})
+    run = simulate(lab("designer"), data={"applicant": "张三", "amount": "50000.00",
+                                          "card": "4111111111111111"})
     assert run["status"] == "completed" and run["data"]["amount"] == 5_000_000
+    assert "card" not in run["data"]
     assert [(s["node_id"], s["decision"]) for s in run["steps"]] == [
         ("first", "approve"), ("second", "approve")]
     first, second = run["steps"]

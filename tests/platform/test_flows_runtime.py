@@ -185,7 +185,7 @@ def test_scheduler_starts_only_when_enabled(app: Any) -> None:
     app.config["SCHEDULER_ENABLED"] = True
     running = scheduler.init_app(app)
     try:
-        assert [job.id for job in running.get_jobs()] == ["flow-timers"]
+        assert "flow-timers" in [job.id for job in running.get_jobs()]
         assert scheduler.sweep(app) == 0
     finally:
         running.shutdown(wait=True)

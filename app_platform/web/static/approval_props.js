@@ -244,7 +244,8 @@
       const name = h("input", { type: "text", name: "prop-branch-name", value: branch.name || "" });
       name.addEventListener("input", () => { branch.name = name.value; ctx.changed(); });
       panel.append(h("div", { class: "props-head" }, h("strong", { text: node.type === "condition" ? L("条件分支", "Condition branch") : L("并行分支", "Parallel branch") })),
-        field(L("分支名称", "Branch name"), name), node.type === "condition" ? conditionEditor(branch, ctx) : null);
+        field(L("分支名称", "Branch name"), name));
+      if (node.type === "condition") panel.append(conditionEditor(branch, ctx));
       return;
     }
     const settings = node.settings || (node.settings = {});

@@ -115,11 +115,15 @@ def record_list(app_key: str, entity_key: str):
 
 
 def init_app(app: Flask) -> None:
-    import app_platform.web.flows_pages  # noqa: F401  (approval designer, inbox, tasks)
-    import app_platform.web.reports_pages  # noqa: F401  (dashboard/report pages)
-    import app_platform.web.rules_pages  # noqa: F401  (rule list + rule editor)
     from app_platform.api.openapi import docs_page
-    from app_platform.web import forms_pages  # noqa: F401  (designer + record view routes)
+
+    # page modules register their routes on ``bp`` when imported
+    from app_platform.web import (  # noqa: F401
+        flows_pages,  # approval designer, BPMN modeler, inbox, tasks
+        forms_pages,  # form designer, record form/detail
+        reports_pages,  # dashboards, report designer
+        rules_pages,  # rule list and editor
+    )
 
     app.register_blueprint(bp)
     app.add_url_rule("/api/docs", "api_docs", docs_page)

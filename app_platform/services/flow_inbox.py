@@ -72,13 +72,19 @@ def _task_queries(caller: Caller, view: str, now: dt.datetime) -> Any:
         (FlowTask.completed_at.desc(), FlowTask.id.desc())
 
 
-def counts(session: Session, caller: Caller, now: dt.datetime) -> dict[str, int]:
+def counts(session: Session, caller: Caller, now: dt.datetime,
+           known: dict[str, int] | None = None) -> dict[str, int]:
+    """Badge counts per view; ``known`` carries counts the caller already has (the
+    unfiltered view it just listed), so the same list is not counted twice."""
     me = caller.username
+    known = known or {}
     todo, _ = _task_queries(caller, "todo", now)
     done, _ = _task_queries(caller, "done", now)
     return {
-        "todo": _count(session, todo.with_only_columns(FlowTask.id)),
-        "done": _count(session, done.with_only_columns(FlowTask.id)),
+        "todo": known["todo"] if "todo" in known else
+        _count(session, todo.with_only_columns(FlowTask.id)),
+        "done": known["done"] if "done" in known else
+        _count(session, done.with_only_columns(FlowTask.id)),
         "started": _count(session, sa.select(FlowInstance.id).where(
             FlowInstance.initiator == me)),
         "cc": _count(session, sa.select(FlowCC.id).where(FlowCC.username == me)),
@@ -120,5 +126,7 @@ def inbox(session: Session, caller: Caller, view: str, limit: int, offset: int,
         items = [{"id": cc.id, "node_id": cc.node_id, "title": cc.title,
                   "created_at": iso(cc.created_at), "read_at": iso(cc.read_at),
                   "instance": instance_summary(session, instance)} for cc, instance in rows]
+    unfiltered = not (where or q) and view in ("todo", "done")
     return {"items": items, "total": total, "limit": limit, "offset": offset,
-            "next_cursor": None, "view": view, "counts": counts(session, caller, now)}
+            "next_cursor": None, "view": view,
+            "counts": counts(session, caller, now, {view: total} if unfiltered else None)}

@@ -123,6 +123,10 @@ def _form_data(session: Session, caller: Caller, task: FlowTask, instance: FlowI
     if blocked:
         raise Forbidden("these fields are not editable at this step",
                         [{"path": k, "message": "not editable at this step"} for k in blocked])
+    needs_check = action in ("approve", "submit") and any(
+        perms[k].get("required") for k in editable)
+    if not data and not needs_check:
+        return {}, {}  # nothing to write or check: skip reading the record
     binding = binding_for(session, instance, caller.username)
     fields = {f["key"] for f in live_fields(binding.entity.definition)}
     before = binding.read()

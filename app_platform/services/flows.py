@@ -173,9 +173,21 @@ def definition_json(app: App, row: FlowDefinition, full: bool = True) -> dict[st
 
 
 def deployed_process(session: Session, row: FlowDefinition) -> DeployedProcess:
-    """The engine's view of a stored version (the spec comes from ``flow_specs``)."""
-    spec = session.get(FlowSpec, row.content_hash)
-    assert spec is not None  # a foreign key guarantees it
-    return DeployedProcess.from_dict({**row.meta, "spec_json": spec.spec_json,
-                                      "bpmn_xml": row.bpmn_xml,
-                                      "content_hash": row.content_hash})
+    """The engine's view of a stored version (the spec comes from ``flow_specs``).
+    Cached per definition row: a stored version never changes, and re-reading and
+    re-parsing its spec at every step dominated task completion."""
+    key = (row.id, row.content_hash)
+    cached = _DEPLOYED.get(key)
+    if cached is None:
+        spec = session.get(FlowSpec, row.content_hash)
+        assert spec is not None  # a foreign key guarantees it
+        cached = DeployedProcess.from_dict({**row.meta, "spec_json": spec.spec_json,
+                                            "bpmn_xml": row.bpmn_xml,
+                                            "content_hash": row.content_hash})
+        if len(_DEPLOYED) >= 256:
+            _DEPLOYED.pop(next(iter(_DEPLOYED)))
+        _DEPLOYED[key] = cached
+    return cached
+
+
+_DEPLOYED: dict[tuple[int, str], DeployedProcess] = {}

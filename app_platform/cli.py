@@ -180,8 +180,10 @@ def _cli_errors(action):  # noqa: ANN001, ANN202
 
 def init_app(app: Flask) -> None:
     from app_platform.cli_import import import_records_command
+    from app_platform.cli_ops import run_scheduler_command
 
     for command in (db_group, create_user_command, bootstrap_command, import_records_command,
+                    run_scheduler_command,
                     install_template_command, import_app_command, export_app_command,
                     validate_template_command):
         app.cli.add_command(command)

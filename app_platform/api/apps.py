@@ -5,13 +5,13 @@ from flask import jsonify, request
 from app_platform.api import bp
 from app_platform.api.common import documented, json_body, page_args
 from app_platform.auth.identity import require_caller
-from app_platform.auth.permissions import app_level
+from app_platform.auth.permissions import app_level, field_access
 from app_platform.errors import BadRequest
 from app_platform.extensions import db
 from app_platform.params import whole_number
 from app_platform.schemas import AppCreateSchema, json_schema
 from app_platform.services import apps, audit
-from app_platform.services.entities import get_entity
+from app_platform.services.entities import get_entity, list_entities
 from app_platform.services.records import RecordService
 
 APP_BODY = json_schema(AppCreateSchema)
@@ -62,5 +62,8 @@ def app_audit(app_key: str):
     else:
         apps.app_for(db.session, caller, app_key, "design")
     limit, offset = page_args()
-    items, total = audit.query(db.session, app_key, entity_key, record_id, limit, offset)
+    hidden = {e.key: field_access(caller.roles, caller.is_admin, e.definition)[0]
+              for e in list_entities(db.session, app)}
+    items, total = audit.query(db.session, app_key, entity_key, record_id, limit, offset,
+                               hidden)
     return jsonify(items=items, total=total, next_cursor=None)

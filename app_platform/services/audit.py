@@ -31,7 +31,11 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
 
 
 def query(session: Session, app_key: str, entity_key: str | None, record_id: int | None,
-          limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+          limit: int, offset: int, hidden: dict[str, set[str]] | None = None,
+          ) -> tuple[list[dict[str, Any]], int]:
+    """Audit rows, newest first. ``hidden`` maps entity keys to the fields the reader may
+    not see: their values are left out of ``changes`` (history must not leak them)."""
+    hidden = hidden or {}
     where = [AUDIT.c.app_key == app_key]
     if entity_key:
         where.append(AUDIT.c.entity_key == entity_key)
@@ -44,9 +48,16 @@ def query(session: Session, app_key: str, entity_key: str | None, record_id: int
     items = [{
         "id": r["id"], "at": _iso(r["at"]), "actor": r["actor"], "app": r["app_key"],
         "entity": r["entity_key"], "record_id": r["record_id"], "action": r["action"],
-        "changes": r["changes"], "source": r["source"], "request_id": r["request_id"],
+        "changes": _visible(r["changes"], hidden.get(r["entity_key"] or "", set())),
+        "source": r["source"], "request_id": r["request_id"],
     } for r in rows]
     return items, int(total or 0)
+
+
+def _visible(changes: Any, hidden: set[str]) -> Any:
+    if not hidden or not isinstance(changes, dict):
+        return changes
+    return {k: v for k, v in changes.items() if k not in hidden}
 
 
 def _iso(moment: Any) -> str:

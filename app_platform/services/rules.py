@@ -120,7 +120,11 @@ def rule_json(session: Session, row: RuleDefinition) -> dict[str, Any]:
 
 # -- validation -------------------------------------------------------------------------
 def schema_for(session: Session, app: App, definition: dict[str, Any]) -> dict[str, Any]:
-    if definition["trigger"]["type"] == "event":
+    trigger = definition.get("trigger")
+    if not isinstance(trigger, dict) or not isinstance(trigger.get("type"), str):
+        raise Unprocessable("the rule needs a trigger with a type",
+                            [{"path": "trigger.type", "message": "is required"}])
+    if trigger["type"] == "event":
         others = [r for r in latest_rows(session, app) if r.key != definition["key"]]
         declared = declared_event_fields(session, app, definition)
         merged = event_schema(session, app, others, definition["trigger"].get("event_type"))

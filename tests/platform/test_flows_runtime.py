@@ -188,7 +188,7 @@ def test_scheduler_starts_only_when_enabled(app: Any) -> None:
         assert "flow-timers" in [job.id for job in running.get_jobs()]
         assert scheduler.sweep(app) == 0
     finally:
-        running.shutdown(wait=True)
+        scheduler.stop(app)  # never shutdown(wait=True): it holds the job-store lock
 
 
 def test_runtime_errors_mark_the_instance_and_a_fixed_one_is_retried(loan: Any) -> None:

@@ -65,13 +65,19 @@ class FormulaRunner:
         self.compiled = compile_entity_formulas(list(definition["fields"]))
         self.active = bool(self.compiled.order) or any(
             s.order for s in self.compiled.subtables.values())
+        # only the fields some formula or condition reads are converted per record
+        read: set[str] = set()
+        for formula in self.compiled.compiled.values():
+            read.update(formula.references)
+        self.inputs = {k: f for k, f in self.fields.items()
+                       if k in read or k in self.compiled.subtables}
 
     def apply(self, stored: dict[str, Any], ctx: EvalContext | None = None) -> dict[str, Any]:
         """``stored``: the whole record's stored values (after the write). Returns the
         stored values to write on top: formula results and cleared hidden fields."""
         if not self.active:
             return {}
-        values = {k: _to_formula_value(f, stored.get(k)) for k, f in self.fields.items()}
+        values = {k: _to_formula_value(f, stored.get(k)) for k, f in self.inputs.items()}
         try:
             outcome = self.compiled.evaluate(values, ctx)
         except FormulaEvaluationError as exc:

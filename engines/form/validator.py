@@ -26,19 +26,16 @@ class RecordValidator:
         self.definition = definition
         self._writable: list[tuple[str, Any, dict[str, Any], bool, Any, Any]] = []
         self._computed: set[str] = set()
-        self._multi_column: set[str] = set()
         for field in live_fields(definition):
             ftype = field_type(field["type"])
             if ftype.computed:
                 self._computed.add(field["key"])
                 continue
-            parse = ftype.bind(field, context) if field["type"] == "card_number" else \
-                ftype.parser(field)
-            if len(ftype.output_columns(field)) > 1:
-                self._multi_column.add(field["key"])
+            parse = ftype.bind(field, context)
             default = field.get("default", _MISSING)
             self._writable.append(
-                (field["key"], parse, field, bool(field.get("required")), default, ftype)
+                (field["key"], parse, field, bool(field.get("required")), default, ftype,
+                 len(ftype.output_columns(field)) > 1)
             )
         self._known = {w[0] for w in self._writable}
         self._removed = {f["key"] for f in definition["fields"] if f.get("removed")}
@@ -50,12 +47,15 @@ class RecordValidator:
             raise RecordInvalid("a record must be a JSON object",
                                 [Problem("", "must be an object")])
         problems: list[Problem] = []
-        for key in data:
-            if key not in self._known and not (partial and key == "version"):
-                problems.append(Problem(key, self._unknown_reason(key, partial)))
+        extra = data.keys() - self._known  # one set operation for the common, clean case
+        if extra:
+            for key in data:  # in the client's order
+                if key in extra and not (partial and key == "version"):
+                    problems.append(Problem(key, self._unknown_reason(key, partial)))
         values: dict[str, Any] = {}
-        for key, parse, field, required, default, ftype in self._writable:
-            raw = data.get(key, _MISSING)
+        get = data.get
+        for key, parse, field, required, default, ftype, multi in self._writable:
+            raw = get(key, _MISSING)
             if raw is _MISSING:
                 if partial:
                     continue
@@ -72,7 +72,7 @@ class RecordValidator:
                     problems.append(Problem(key, exc.message))
                     problems += [Problem(f"{key}{p.path}", p.message) for p in exc.sub]
                     continue
-            if key in self._multi_column:
+            if multi:
                 values.update(ftype.store(field, parsed))
             else:
                 values[key] = parsed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -340,9 +341,12 @@ class Number(FieldType):
 
             return parse_int
 
+        read, bounds = _decimal_reader(scale), _bounds(field)
+
         def parse_dec(value: Any) -> Decimal:
-            number = _checked_decimal(value, scale)
-            _bounds_check(field, number, str(value))
+            number = read(value)
+            if bounds is not None:
+                bounds(number, str(value))
             return number
 
         return parse_dec
@@ -360,6 +364,30 @@ class Number(FieldType):
                 raise FieldProblem("must be a whole number")
             return int(number)
         return to_decimal(raw)
+
+
+def _decimal_reader(scale: int) -> Callable[[Any], Decimal]:
+    """A per-field reader of decimal input. Strings (the common case) take one precompiled
+    regex, which already bounds the digits and the decimal places; JSON numbers take the
+    careful path."""
+    pattern = re.compile(decimal_pattern(scale))
+    message = f"must be a decimal with at most {MAX_DIGITS} digits and {scale} decimal places"
+
+    def read(value: Any) -> Decimal:
+        if isinstance(value, str):
+            if pattern.match(value) is None:
+                raise FieldProblem(message)
+            return Decimal(value)
+        return _checked_decimal(value, scale)
+
+    return read
+
+
+def _bounds(field: dict[str, Any]) -> Callable[[Any, str], None] | None:
+    """The min/max check of a field, or None when it has no bounds (most fields)."""
+    if field.get("min") is None and field.get("max") is None:
+        return None
+    return lambda value, shown: _bounds_check(field, value, shown)
 
 
 def _checked_decimal(value: Any, scale: int) -> Decimal:
@@ -421,11 +449,14 @@ class Money(FieldType):
     def parser(self, field: dict[str, Any]) -> Parser:
         scale = self.scale(field)
 
+        read, bounds = _decimal_reader(scale), _bounds(field)
+
         def parse(value: Any) -> int:
             if isinstance(value, Decimal):
                 raise FieldProblem("money must be a decimal string like \"1234.50\"")
-            amount = minor_units(_checked_decimal(value, scale), scale)
-            _bounds_check(field, amount, str(value))
+            amount = minor_units(read(value), scale)
+            if bounds is not None:
+                bounds(amount, str(value))
             return amount
 
         return parse
@@ -456,9 +487,12 @@ class Percent(Number):
     def parser(self, field: dict[str, Any]) -> Parser:
         scale = self.scale(field)
 
+        read, bounds = _decimal_reader(scale), _bounds(field)
+
         def parse(value: Any) -> Decimal:
-            number = _checked_decimal(value, scale)
-            _bounds_check(field, number, str(value))
+            number = read(value)
+            if bounds is not None:
+                bounds(number, str(value))
             return number
 
         return parse

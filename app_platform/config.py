@@ -15,6 +15,8 @@ DEFAULTS: dict[str, object] = {
     "PAGE_LIMIT_DEFAULT": 50,
     "PAGE_LIMIT_MAX": 500,
     "BULK_MAX_ROWS": 10_000,
+    # list totals are exact up to this many matches, "10000+" beyond (count=exact: always)
+    "COUNT_CAP": 10_000,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "JSON_SORT_KEYS": False,

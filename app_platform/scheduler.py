@@ -41,6 +41,15 @@ def init_app(app: Flask) -> Any | None:
     return campaign(app, lambda: start(app), lambda: stop(app))
 
 
+def refresh_statistics(app: Flask) -> None:
+    """Hourly: planner statistics for SQLite (PostgreSQL's autovacuum keeps its own)."""
+    from app_platform.db import refresh_statistics as refresh
+    from app_platform.extensions import db
+
+    with app.app_context(), db.engine.begin() as conn:
+        refresh(conn)
+
+
 def stop(app: Flask) -> None:
     """Shut the scheduler down (leadership lost, or the process is stopping)."""
     scheduler = app.extensions.pop("loom_scheduler", None)
@@ -56,6 +65,8 @@ def start(app: Flask) -> Any:
     scheduler.add_job(sweep, "interval", args=[app], id="flow-timers",
                       seconds=int(app.config.get("SCHEDULER_SWEEP_SECONDS", SWEEP_SECONDS)),
                       max_instances=1, coalesce=True, replace_existing=True)
+    scheduler.add_job(refresh_statistics, "interval", args=[app], id="db-statistics",
+                      hours=1, max_instances=1, coalesce=True, replace_existing=True)
     from app_platform.services import rule_schedule  # outbox sweep, webhooks, cron rules
 
     rule_schedule.init_scheduler(scheduler, app)

@@ -2,6 +2,7 @@
 
 from app_platform.models import flows as flows  # flow tables (models/flows.py)
 from app_platform.models import reports as reports  # report/dashboard definitions
+from app_platform.models import rule_state as rule_state  # matcher window snapshot
 from app_platform.models import rules as rules  # rule definitions, outbox, run log
 from app_platform.models.apps import GRANT_LEVELS, App, AppGrant, Entity, EntityVersion
 from app_platform.models.auth import BUILTIN_ROLES, ApiToken, Role, User, user_roles

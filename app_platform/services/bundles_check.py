@@ -22,7 +22,7 @@ from engines.flow import FlowDefinitionError, deploy, deploy_designer
 from engines.form import FormError, check_definition, live_fields
 from engines.report import ReportDefinitionError, validate_report
 from engines.rule import RuleDefinitionError, validate_rule
-from engines.rule.model import rule_entity
+from engines.rule.model import RECORD_TRIGGERS, rule_entity
 
 DEFINITION_FOLDERS = ("flows", "rules", "reports", "dashboards")
 ALLOWED_EXTRA = {"README.md", "seed/seed.py"}
@@ -244,6 +244,10 @@ def _rules(files: dict[str, bytes], by_key: dict[str, Any], flow_keys: set[str],
     for name, rule in _keyed(files, "rules", problems):
         entity = rule_entity(rule)
         fields = {f["key"]: f for f in live_fields(by_key[entity])} if entity in by_key else {}
+        if rule.get("trigger", {}).get("type") in RECORD_TRIGGERS:
+            from app_platform.services.rules import with_related_fields
+
+            fields = with_related_fields(fields, by_key.get)
         found = []
         if entity is not None and entity not in by_key:
             found.append({"path": f"{name}:trigger.entity",

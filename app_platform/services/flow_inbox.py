@@ -18,6 +18,7 @@ from app_platform.auth.identity import Caller
 from app_platform.errors import BadRequest
 from app_platform.models import App
 from app_platform.models.flows import FlowCC, FlowInstance, FlowTask, FlowTaskCandidate
+from app_platform.services import rule_inbox
 from app_platform.services.flow_instances import instance_summary
 from app_platform.services.flow_runtime import iso
 from app_platform.services.flow_tasks import candidates_of, task_json
@@ -82,13 +83,25 @@ def counts(session: Session, caller: Caller, now: dt.datetime,
     done, _ = _task_queries(caller, "done", now)
     return {
         "todo": known["todo"] if "todo" in known else
-        _count(session, todo.with_only_columns(FlowTask.id)),
+        _count(session, todo.with_only_columns(FlowTask.id))
+        + rule_inbox.inbox_count(session, caller, "todo"),
         "done": known["done"] if "done" in known else
-        _count(session, done.with_only_columns(FlowTask.id)),
+        _count(session, done.with_only_columns(FlowTask.id))
+        + rule_inbox.inbox_count(session, caller, "done"),
         "started": _count(session, sa.select(FlowInstance.id).where(
             FlowInstance.initiator == me)),
         "cc": _count(session, sa.select(FlowCC.id).where(FlowCC.username == me)),
     }
+
+
+def _rule_tasks(session: Session, caller: Caller, view: str, room: int, offset: int,
+                app_key: str | None, process: str | None, q: str | None) -> list[Any]:
+    """Rule tasks (second source) follow the flow tasks: a page shows flow tasks first and
+    fills what room is left with rule tasks, ``offset`` counted past the flow tasks; a
+    process filter excludes them (a rule task belongs to no process)."""
+    if room <= 0 or process:
+        return []
+    return rule_inbox.inbox_items(session, caller, view, room, offset, app_key=app_key, q=q)
 
 
 def inbox(session: Session, caller: Caller, view: str, limit: int, offset: int,
@@ -108,8 +121,12 @@ def inbox(session: Session, caller: Caller, view: str, limit: int, offset: int,
         instances = {i.id: i for i in session.scalars(sa.select(FlowInstance).where(
             FlowInstance.id.in_({t.instance_id for t in tasks})))}
         offered = candidates_of(session, [task.id for task in tasks])
-        items = [task_json(session, task, instances[task.instance_id], offered[task.id])
-                 for task in tasks]
+        items = [{**task_json(session, task, instances[task.instance_id], offered[task.id]),
+                  "kind": "flow"} for task in tasks]
+        items += _rule_tasks(session, caller, view, limit - len(items),
+                             max(0, offset - total), app_key, process, q)
+        total += 0 if process else rule_inbox.inbox_count(session, caller, view,
+                                                          app_key=app_key, q=q)
     elif view == "started":
         stmt = sa.select(FlowInstance).where(FlowInstance.initiator == caller.username, *where)
         total = _count(session, stmt.with_only_columns(FlowInstance.id))

@@ -21,19 +21,20 @@ from app_platform.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app_platform.models import App
 from app_platform.models.flows import (
     FlowCC,
-    FlowDefinition,
     FlowHistory,
     FlowInstance,
     FlowTask,
     FlowTaskCandidate,
 )
 from app_platform.services.apps import app_for
-from app_platform.services.entities import get_entity
 from app_platform.services.flow_runtime import (
     SERIALIZER,
     RecordBinding,
     UserDirectory,
+    app_of,
     build_runtime,
+    definition_of,
+    entity_of,
     flow_value,
     iso,
     parse_iso,
@@ -79,18 +80,18 @@ def history(session: Session, instance: FlowInstance, action: str, actor: str | 
 
 
 def binding_for(session: Session, instance: FlowInstance, actor: str) -> RecordBinding:
-    app = session.get(App, instance.app_id)
+    app = app_of(session, instance.app_id)
     assert app is not None
-    return RecordBinding(session, app, get_entity(session, app, instance.entity_key),
-                         instance.record_id, actor)
+    return RecordBinding(session, app, instance.entity_key, instance.record_id, actor)
 
 
 def runtime_for(session: Session, instance: FlowInstance, actor: str,
-                now: dt.datetime) -> FlowRuntime:
-    """A runtime pinned to the version the instance started on."""
-    definition = session.get(FlowDefinition, instance.definition_id)
+                now: dt.datetime, binding: RecordBinding | None = None) -> FlowRuntime:
+    """A runtime pinned to the version the instance started on (``binding``: one the
+    caller already built for this instance and actor)."""
+    definition = definition_of(session, instance.definition_id)
     assert definition is not None
-    return build_runtime(binding_for(session, instance, actor),
+    return build_runtime(binding or binding_for(session, instance, actor),
                          deployed_process(session, definition), now)
 
 
@@ -126,8 +127,10 @@ def _check_assignees(session: Session, view: TaskSpecView) -> str | None:
 
 
 def _sync_tasks(session: Session, instance: FlowInstance, views: list[TaskSpecView],
-                now: dt.datetime) -> None:
-    live = session.scalars(sa.select(FlowTask).where(
+                now: dt.datetime, *, new: bool = False) -> None:
+    """Open the tasks the engine waits on, cancel the rows it no longer does (``new``:
+    the instance was created in this transaction, so it has no rows to look up)."""
+    live = [] if new else session.scalars(sa.select(FlowTask).where(
         FlowTask.instance_id == instance.id, FlowTask.state.in_(LIVE_TASK_STATES))).all()
     wanted = {(v.task_id, v.attempt): v for v in views}
     have = {(t.engine_task_id, t.attempt) for t in live}
@@ -186,8 +189,9 @@ def _live_tasks(session: Session, instance: FlowInstance, node: str | None) -> l
 
 
 def save_result(session: Session, instance: FlowInstance, result: FlowResult,
-                actor: str | None, now: dt.datetime) -> None:
-    """Store the new state, status, next timer, inbox rows, CC rows and history."""
+                actor: str | None, now: dt.datetime, *, new: bool = False) -> None:
+    """Store the new state, status, next timer, inbox rows, CC rows and history
+    (``new``: the instance was inserted in this transaction)."""
     status = result.status
     instance.state, instance.updated_at = result.state, now
     instance.lock_version += 1
@@ -203,7 +207,8 @@ def save_result(session: Session, instance: FlowInstance, result: FlowResult,
         history(session, instance, instance.status, actor, now, end=status.get("end"))
     due = _TIMER_READER.next_timer_due(result.state)
     instance.next_timer_at = due if instance.status == "running" else None
-    _sync_tasks(session, instance, result.tasks if instance.status == "running" else [], now)
+    _sync_tasks(session, instance, result.tasks if instance.status == "running" else [], now,
+                new=new)
     session.flush()
 
 
@@ -222,7 +227,7 @@ def start_instance(session: Session, caller: Caller, app_key: str, process_key: 
     fresh_transaction(session)
     app = app_for(session, caller, app_key, "use")
     definition = latest_definition(session, app, process_key)
-    entity = get_entity(session, app, definition.entity_key)
+    entity = entity_of(session, app, definition.entity_key)
     record = RecordService(session, caller, app, entity).get(body["record_id"])
     running = session.scalar(sa.select(FlowInstance.id).where(
         FlowInstance.app_id == app.id, FlowInstance.process_key == process_key,
@@ -247,7 +252,7 @@ def start_instance(session: Session, caller: Caller, app_key: str, process_key: 
                                         "message": err.message}], code=err.code) from None
     history(session, instance, "start", caller.username, now,
             version=definition.version, record_id=record["id"])
-    save_result(session, instance, result, caller.username, now)
+    save_result(session, instance, result, caller.username, now, new=True)
     session.commit()
     return instance
 
@@ -282,8 +287,8 @@ def may_view(session: Session, caller: Caller, instance: FlowInstance) -> bool:
 
 
 def instance_summary(session: Session, instance: FlowInstance) -> dict[str, Any]:
-    app = session.get(App, instance.app_id)
-    definition = session.get(FlowDefinition, instance.definition_id)
+    app = app_of(session, instance.app_id)
+    definition = definition_of(session, instance.definition_id)
     return {
         "id": instance.id, "app": app.key if app else None,
         "process": {"key": instance.process_key, "version": instance.process_version,

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from app_platform.errors import Unprocessable
 from app_platform.models import App, Entity, User, user_roles
+from app_platform.models.flows import FlowDefinition
 from app_platform.services.entities import get_entity
 from app_platform.services.records import RecordService
 from engines.flow import DeployedProcess, FlowRuntime
@@ -93,15 +94,55 @@ class StepTransaction:
         return getattr(self._session, name)
 
 
+def _per_transaction(session: Session, key: tuple[Any, ...], load: Any) -> Any:
+    """``load()`` once per transaction. Why: the session's identity map holds objects
+    weakly, so an App, its entity or a process version nobody kept a reference to is
+    read again at every step (an entity query is two statements, with the app's grants);
+    keeping them for the transaction also keeps one consistent view of them."""
+    cache = session.info.get("flow_objects")
+    transaction = session.get_transaction()
+    if cache is None or transaction is None or cache[0] is not transaction:
+        value = load()
+        transaction = session.get_transaction()  # the load may have begun it
+        if cache is None or cache[0] is not transaction:
+            cache = session.info["flow_objects"] = (transaction, {})
+        cache[1][key] = value
+        return value
+    if key not in cache[1]:
+        cache[1][key] = load()
+    return cache[1][key]
+
+
+def app_of(session: Session, app_id: int) -> App | None:
+    return _per_transaction(session, ("app", app_id), lambda: session.get(App, app_id))
+
+
+def entity_of(session: Session, app: App, key: str) -> Any:
+    """``get_entity`` (404 when missing), kept for the transaction."""
+    return _per_transaction(session, ("entity", app.id, key),
+                            lambda: get_entity(session, app, key))
+
+
+def definition_of(session: Session, definition_id: int) -> FlowDefinition | None:
+    return _per_transaction(session, ("definition", definition_id),
+                            lambda: session.get(FlowDefinition, definition_id))
+
+
 @dataclass
 class RecordBinding:
-    """The record an instance is bound to, and who acts in the current operation."""
+    """The record an instance is bound to, and who acts in the current operation. The
+    entity is read on first use: most steps (no form data, no service action) never
+    touch the record."""
 
     session: Session
     app: App
-    entity: Entity
+    entity_key: str
     record_id: int
     actor: str
+
+    @property
+    def entity(self) -> Entity:
+        return entity_of(self.session, self.app, self.entity_key)
 
     def service(self, entity: Entity | None = None) -> RecordService:
         return RecordService(StepTransaction(self.session), FlowCaller(self.actor),  # type: ignore[arg-type]

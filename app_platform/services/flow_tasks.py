@@ -29,7 +29,14 @@ from app_platform.services.flow_instances import (
     runtime_for,
     save_result,
 )
-from app_platform.services.flow_runtime import UserDirectory, aware, flow_value, iso, to_flow_data
+from app_platform.services.flow_runtime import (
+    RecordBinding,
+    UserDirectory,
+    aware,
+    flow_value,
+    iso,
+    to_flow_data,
+)
 from engines.flow import FlowError, InstanceErrored, TaskNotReady
 from engines.form import live_fields
 
@@ -114,7 +121,7 @@ def _parse_completion(body: Any) -> tuple[str, dict[str, Any], str | None, str |
     return action, data, _comment(body), target
 
 
-def _form_data(session: Session, caller: Caller, task: FlowTask, instance: FlowInstance,
+def _form_data(binding: RecordBinding, task: FlowTask, instance: FlowInstance,
                action: str, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Write the step's editable fields to the record; (flow data, diff)."""
     perms = {p["key"]: p for p in task.field_permissions}
@@ -127,7 +134,6 @@ def _form_data(session: Session, caller: Caller, task: FlowTask, instance: FlowI
         perms[k].get("required") for k in editable)
     if not data and not needs_check:
         return {}, {}  # nothing to write or check: skip reading the record
-    binding = binding_for(session, instance, caller.username)
     fields = {f["key"] for f in live_fields(binding.entity.definition)}
     before = binding.read()
     record_values = {k: v for k, v in data.items() if k in fields}
@@ -177,7 +183,8 @@ def complete(session: Session, caller: Caller, task_id: int, body: Any,
         raise Unprocessable("an added signer approves or rejects; return is for the step")
     if task.submit and action not in ("approve", "submit"):
         raise Unprocessable("the initiator's step is submitted (or the instance withdrawn)")
-    flow, diff = _form_data(session, caller, task, instance, action, data)
+    binding = binding_for(session, instance, caller.username)  # one for the whole step
+    flow, diff = _form_data(binding, task, instance, action, data)
     task.state, task.action, task.comment = "done", action, comment
     task.completed_by, task.completed_at = caller.username, now
     on_behalf = task.delegated_from if task.delegated_from != caller.username else None
@@ -185,11 +192,12 @@ def complete(session: Session, caller: Caller, task_id: int, body: Any,
             diff=diff, attempt=task.attempt, on_behalf_of=on_behalf, return_to=target)
     session.flush()
     if action in ("approve", "submit") and not _chain_done(session, task):
+        answer = _answer(session, task, instance)
         session.commit()
-        return {"task": task_json(session, task, instance), "instance": _brief(session, instance)}
+        return answer
     engine_action = "submit" if task.submit else action
     payload = {**flow, **({"return_to": target} if target else {})}
-    runtime = runtime_for(session, instance, caller.username, now)
+    runtime = runtime_for(session, instance, caller.username, now, binding)
     try:
         result = runtime.complete(instance.state, task.engine_task_id, engine_action, payload,
                                   user=caller.username)
@@ -199,15 +207,22 @@ def complete(session: Session, caller: Caller, task_id: int, body: Any,
         raise Unprocessable(str(err), [{"path": str(err.detail.get("field", "action")),
                                         "message": err.message}], code=err.code) from None
     save_result(session, instance, result, caller.username, now)
+    answer = _answer(session, task, instance)
     session.commit()
-    return {"task": task_json(session, task, instance), "instance": _brief(session, instance)}
+    return answer
 
 
-def _brief(session: Session, instance: FlowInstance) -> dict[str, Any]:
-    open_tasks = session.scalars(sa.select(FlowTask).where(
-        FlowTask.instance_id == instance.id, FlowTask.state == "open").order_by(FlowTask.id))
-    return {**instance_summary(session, instance),
-            "tasks": [task_json(session, t, instance) for t in open_tasks]}
+def _answer(session: Session, task: FlowTask, instance: FlowInstance) -> dict[str, Any]:
+    """The completed task and the instance with its open tasks. Read (from this
+    transaction's flushed rows) before the commit: the same content, without a second
+    transaction reloading the app and the process version; candidates in one query."""
+    open_tasks = list(session.scalars(sa.select(FlowTask).where(
+        FlowTask.instance_id == instance.id, FlowTask.state == "open").order_by(FlowTask.id)))
+    offered = candidates_of(session, [task.id, *(t.id for t in open_tasks)])
+    return {"task": task_json(session, task, instance, offered[task.id]),
+            "instance": {**instance_summary(session, instance),
+                         "tasks": [task_json(session, t, instance, offered[t.id])
+                                   for t in open_tasks]}}
 
 
 # -- reassigning ------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from engines.form import field_type, live_fields
 from engines.form.errors import FieldProblem
 from engines.form.types.values import parse_datetime
 
-RESERVED = frozenset({"limit", "offset", "cursor", "sort", "fields", "q"})
+RESERVED = frozenset({"limit", "offset", "cursor", "sort", "fields", "q", "count"})
 OPERATORS = frozenset({"eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "isnull"})
 SYSTEM = {
     "id": ("number", frozenset({"eq", "ne", "gt", "gte", "lt", "lte", "in"})),
@@ -41,6 +41,7 @@ class ListQuery:
     after_id: int | None = None
     fields: list[str] | None = None
     keyset: bool = False
+    exact_count: bool = False
 
 
 def _bad(param: str, message: str) -> BadRequest:
@@ -68,6 +69,10 @@ def parse_list_args(args: Mapping[str, str], getlist: Any, table: sa.Table,
                       offset=_int_param(args, "offset", 0, None))
     if query.limit == 0:
         raise _bad("limit", "must be at least 1")
+    count = args.get("count", "capped")
+    if count not in ("capped", "exact"):
+        raise _bad("count", "must be 'exact' or 'capped'")
+    query.exact_count = count == "exact"
     for name in args:
         if name in RESERVED:
             continue
@@ -201,7 +206,7 @@ def _sort(table: sa.Table, fields: dict[str, dict[str, Any]], raw: str) -> tuple
         order.append(column.desc() if desc else column.asc())
     keyset = not order or order == [table.c.id.asc()]
     if "id" not in seen:
-        order.append(table.c.id.asc())  # a stable order for paging
+        order.append(table.c.id.asc())  # a stable order for paging: ties by id
     return order, keyset
 
 

@@ -19,8 +19,9 @@ loop forever.
 from __future__ import annotations
 
 import contextvars
+import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -34,6 +35,7 @@ from app_platform.errors import Unprocessable
 from app_platform.models import App, Entity, utcnow
 from app_platform.models.rules import RuleEvent, RuleRun
 from app_platform.services.rule_runtime import AppRules, runtime
+from engines.rule.conditions import iter_terms
 
 CHAIN_DEPTH: contextvars.ContextVar[int | None] = contextvars.ContextVar(
     "loom_rule_chain_depth", default=None)
@@ -82,6 +84,7 @@ def after_write_many(session: Session, caller: Caller, app: App, entity: Entity,
     if not (wants_sync or wants_async):
         return
     seen: set[str] = session.info.setdefault("loom_rule_refs", set())
+    related = _related_reader(session, app, entity, rules)
     items = []
     ts = now_ts()
     for change in changes:
@@ -92,7 +95,7 @@ def after_write_many(session: Session, caller: Caller, app: App, entity: Entity,
         if ref in seen:
             continue
         seen.add(ref)
-        payload = {"data": dict(record), "ts": ts}
+        payload = {"data": {**dict(record), **related(record)}, "ts": ts}
         if action == "update":
             payload["old"] = dict(before or {})
         items.append((ref, int(record["id"]), payload))
@@ -102,6 +105,52 @@ def after_write_many(session: Session, caller: Caller, app: App, entity: Entity,
         for ref, record_id, payload in items:
             queue_event(session, app, trigger, entity.key, ref, payload, record_id,
                         caller.username if caller else None)
+
+
+def _related_reader(session: Session, app: App, entity: Entity,
+                    rules: AppRules) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    """A function giving the `relation.field` values the entity's rules read (conditions,
+    field references, message placeholders), each related record loaded once. Read in the
+    writer's transaction, so a sync check sees the related record as it is right now."""
+    from app_platform.services.entities import entity_table
+    from app_platform.services.rule_actions import PLACEHOLDER
+    from engines.form import field_type, live_fields
+
+    names: set[str] = set()
+    for rule in rules.rules.values():
+        if rule.entity_key != entity.key:
+            continue
+        for _path, term, _ in iter_terms(rule.definition.get("condition")):
+            value = term.get("value")
+            names.update([term.get("field") or "",
+                          value.get("field", "") if isinstance(value, dict) else ""])
+        names.update(PLACEHOLDER.findall(json.dumps(rule.definition.get("actions", []))))
+    relations = {f["key"]: f["target"] for f in live_fields(entity.definition)
+                 if f["type"] == "relation" and f.get("target")}
+    wanted = {n.split(".", 1)[0] for n in names if "." in n} & set(relations)
+    targets = {key: session.scalar(sa.select(Entity).where(
+        Entity.app_id == app.id, Entity.key == relations[key])) for key in wanted}
+    cache: dict[tuple[str, int], dict[str, Any]] = {}
+
+    def load(key: str, record_id: int) -> dict[str, Any]:
+        target = targets[key]
+        if (key, record_id) not in cache:
+            table = entity_table(target)
+            row = session.connection().execute(
+                sa.select(table).where(table.c.id == record_id)).mappings().first()
+            cache[(key, record_id)] = {} if row is None else {
+                f["key"]: field_type(f["type"]).row_to_json(f, row)
+                for f in live_fields(target.definition)}
+        return cache[(key, record_id)]
+
+    def read(record: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key in wanted:
+            if targets[key] is not None and isinstance(record.get(key), int):
+                out.update({f"{key}.{k}": v for k, v in load(key, record[key]).items()})
+        return out
+
+    return read
 
 
 def post_event(session: Session, caller: Caller | None, app: App, event_type: str,

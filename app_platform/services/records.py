@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from app_platform.auth.identity import Caller
 from app_platform.auth.permissions import entity_rights, field_access
+from app_platform.db import refresh_statistics
 from app_platform.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app_platform.models import App, Counter, Entity, User, utcnow
 from app_platform.services import audit, record_events, uploads
@@ -27,6 +28,7 @@ from engines.form.types.computed import auto_number_scope, format_auto_number
 from engines.form.types.values import datetime_to_json
 
 MAX_ID = 2**63 - 1
+STATISTICS_AFTER_ROWS = 1000  # a bulk write this large may change the best query plans
 SYSTEM_OUT = ("id", "version", "created_at", "created_by", "updated_at", "updated_by")
 
 
@@ -95,8 +97,7 @@ class RecordService:
             default_limit=config["PAGE_LIMIT_DEFAULT"], max_limit=config["PAGE_LIMIT_MAX"])
         where = scope + query.where
         conn = self.session.connection()
-        total = conn.execute(sa.select(sa.func.count()).select_from(self.table)
-                             .where(*where)).scalar_one()
+        total, exact = self._count(conn, where, query.exact_count, config["COUNT_CAP"])
         stmt = sa.select(self.table).where(*where).order_by(*query.order_by).limit(query.limit)
         if query.after_id is not None:
             stmt = stmt.where(self.table.c.id > query.after_id)
@@ -107,11 +108,24 @@ class RecordService:
         next_cursor = None
         if len(rows) == query.limit:
             last_id = rows[-1]["id"]
-            more = query.after_id is None and query.offset + query.limit < total
+            more = query.offset + query.limit < total or not exact
             if query.after_id is not None or more:
                 next_cursor = encode_cursor(query.offset + query.limit, last_id, query.keyset)
-        return {"items": items, "total": total, "limit": query.limit,
+        return {"items": items, "total": total, "total_exact": exact, "limit": query.limit,
                 "offset": query.offset, "next_cursor": next_cursor}
+
+    def _count(self, conn: sa.Connection, where: list[Any], exact: bool,
+               cap: int) -> tuple[int, bool]:
+        """(total, whether it is exact). Counting every match of a broad filter over a
+        large table costs more than the page itself, so by default the count stops at
+        ``cap`` (the list then says "cap+"); ``count=exact`` asks for the full count."""
+        if exact:
+            return conn.execute(sa.select(sa.func.count()).select_from(self.table)
+                                .where(*where)).scalar_one(), True
+        capped = sa.select(sa.literal(1)).select_from(self.table).where(*where) \
+            .limit(cap + 1).subquery()
+        found = conn.execute(sa.select(sa.func.count()).select_from(capped)).scalar_one()
+        return (found, True) if found <= cap else (cap, False)
 
     def _row(self, record_id: int, *, lock: bool = False) -> Mapping[str, Any]:
         if not 0 < record_id <= MAX_ID:
@@ -226,9 +240,7 @@ class RecordService:
                        updated_by=user)
             for key, drawn in numbers.items():
                 row[key] = drawn[i]
-        ids = self.session.connection().execute(
-            self.table.insert().returning(self.table.c.id, sort_by_parameter_order=True),
-            values).scalars().all()
+        ids = self._insert_rows(self.session.connection(), values)
         # Outputs are built from the values just written (RETURNING only the ids): the
         # same stored values, without reading every column back.
         blank = dict.fromkeys(self.table.c.keys())
@@ -245,12 +257,44 @@ class RecordService:
                 user, self.app.key, self.entity.key, rid, "create",
                 {k: [None, v] for k, v in full.items() if v is not None and k != "id"}, source))
         audit.write(self.session, audits)
+        if len(values) >= STATISTICS_AFTER_ROWS:
+            refresh_statistics(self.session.connection())
         record_events.after_write_many(self.session, self.caller, self.app, self.entity,
                                        "create", [(None, rec) for rec in full_records],
                                        source=source)
         if commit:
             self.session.commit()
         return out
+
+    def _insert_rows(self, conn: sa.Connection, values: list[dict[str, Any]]) -> list[int]:
+        """One batched INSERT without RETURNING; the new ids in input order.
+
+        An ordered RETURNING is what SQLAlchemy cannot batch cheaply: on SQLite it falls back
+        to one INSERT per row, on PostgreSQL it inlines every row's parameters into one huge
+        statement that psycopg re-parses on each call. So the ids are known beforehand:
+        SQLite has one writer, and after the first row this transaction holds the write
+        lock, so the next ids are first+1...; PostgreSQL draws them from the sequence."""
+        if not values:
+            return []
+        if conn.dialect.name == "sqlite":
+            first = conn.execute(self.table.insert().returning(self.table.c.id),
+                                 values[0]).scalar_one()
+            ids = list(range(first, first + len(values)))
+            for row, rid in zip(values[1:], ids[1:], strict=True):
+                row["id"] = rid
+            if len(values) > 1:
+                conn.execute(self.table.insert(), values[1:])
+            return ids
+        if conn.dialect.name == "postgresql":
+            sequence = sa.func.pg_get_serial_sequence(self.table.name, "id")
+            ids = sorted(conn.execute(sa.select(sa.func.nextval(sequence)).select_from(
+                sa.func.generate_series(1, len(values)))).scalars())
+            for row, rid in zip(values, ids, strict=True):
+                row["id"] = rid
+            conn.execute(self.table.insert(), values)
+            return ids
+        return list(conn.execute(self.table.insert().returning(
+            self.table.c.id, sort_by_parameter_order=True), values).scalars())
 
     def to_json_all(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """Every live field regardless of the caller's visibility (for the audit trail)."""

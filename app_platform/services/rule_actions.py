@@ -30,7 +30,7 @@ from engines.form import FormError
 from engines.rule import action_types
 
 log = logging.getLogger("loom.rules")
-PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]{0,62})\}")
+PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]{0,62}(?:\.[a-z][a-z0-9_]{0,62})?)\}")
 
 
 @dataclass
@@ -60,8 +60,8 @@ class ActionContext:
 
 
 def render_text(text: str, data: Mapping[str, Any], fields: Mapping[str, Any]) -> str:
-    """`{field}` placeholders filled from the record/event; money with thousands
-    separators ("available {available}" -> "available 12,000.00"). No other syntax."""
+    """`{field}` (or `{relation.field}`) placeholders filled from the record/event; money
+    with thousands separators ("available {available}" -> "available 12,000.00")."""
 
     def one(match: re.Match[str]) -> str:
         name = match.group(1)
@@ -72,7 +72,7 @@ def render_text(text: str, data: Mapping[str, Any], fields: Mapping[str, Any]) -
         kind = fdef.get("type") if isinstance(fdef, dict) else fdef
         if value is None:
             return ""
-        if kind == "money":
+        if kind == "money" or (isinstance(fdef, dict) and fdef.get("grouped")):
             try:
                 scale = int(fdef.get("scale", 2)) if isinstance(fdef, dict) else 2
                 return f"{Decimal(str(value)):,.{scale}f}"

@@ -54,6 +54,7 @@ def dispatch(event_ids: Iterable[int]) -> None:
                     log.exception("rule event %s failed", event_id)
                     session.rollback()
                     _finish(session, event_id, "failed", f"{exc.__class__.__name__}: {exc}")
+        runtime().save_state()  # the batch's windows, so a restart keeps counting
     finally:
         _local.queue = None
 

@@ -71,6 +71,38 @@ def tasks(session: Session, caller: Caller, state: str, app_key: str | None, lim
             "limit": limit, "offset": offset, "next_cursor": None}
 
 
+def _inbox_where(caller: Caller, view: str, app_key: str | None, q: str | None) -> list[Any]:
+    where = ([_mine(caller), RuleTask.state == "open"] if view == "todo" else
+             [RuleTask.completed_by == caller.username, RuleTask.state == "done"])
+    if app_key:
+        where.append(RuleTask.app_id == sa.select(App.id).where(App.key == app_key)
+                     .scalar_subquery())
+    if q:
+        where.append(RuleTask.title.contains(q, autoescape=True))
+    return where
+
+
+def inbox_count(session: Session, caller: Caller, view: str, *, app_key: str | None = None,
+                q: str | None = None) -> int:
+    """Rule tasks in the inbox's to-do or done view: the second source next to flow tasks,
+    so a rule's "create a task for the risk role" lands where approvers already look."""
+    where = _inbox_where(caller, view, app_key, q)
+    return int(session.scalar(sa.select(sa.func.count()).select_from(RuleTask)
+                              .where(*where)) or 0)
+
+
+def inbox_items(session: Session, caller: Caller, view: str, limit: int, offset: int, *,
+                app_key: str | None = None, q: str | None = None) -> list[dict[str, Any]]:
+    """A page of rule tasks for the inbox, tagged ``kind: "rule"`` (they complete through
+    ``/rule-tasks/{id}/complete``: ids are their own, not flow task ids)."""
+    order = (RuleTask.id.desc(),) if view == "todo" else (RuleTask.completed_at.desc(),
+                                                          RuleTask.id.desc())
+    rows = session.execute(sa.select(RuleTask, App.key).join(App, App.id == RuleTask.app_id)
+                           .where(*_inbox_where(caller, view, app_key, q)).order_by(*order)
+                           .limit(limit).offset(offset)).all()
+    return [{**task_json(task, key), "kind": "rule", "name": task.title} for task, key in rows]
+
+
 def complete_task(session: Session, caller: Caller, task_id: int) -> dict[str, Any]:
     updated = session.execute(sa.update(RuleTask).where(
         RuleTask.id == task_id, RuleTask.state == "open", _mine(caller)).values(

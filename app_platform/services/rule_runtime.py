@@ -15,6 +15,7 @@ import atexit
 import hashlib
 import logging
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +26,9 @@ from sqlalchemy.orm import Session
 
 from app_platform.models import App, Entity
 from app_platform.models.rules import RuleAppState, RuleDefinition
+from app_platform.services import rule_state
 from app_platform.services.rules import (
+    condition_fields,
     engine_rule,
     entity_fields,
     event_schema,
@@ -33,7 +36,7 @@ from app_platform.services.rules import (
 )
 from engines.rule import MatchResult, RuleDefinitionError, RuleWorkerPool, compile_rule
 from engines.rule.conditions import iter_terms
-from engines.rule.model import rule_entity, schema_key
+from engines.rule.model import RECORD_TRIGGERS, rule_entity, schema_key
 
 log = logging.getLogger("loom.rules")
 PROCESS_TRIGGERS = ("process_started", "process_completed", "step_reached")
@@ -158,7 +161,8 @@ def load_app_rules(session: Session, app: App, signature: tuple) -> AppRules:
         if kind == "event":
             fields = event_schema(session, app, rows, definition["trigger"]["event_type"])
         elif entity in entities:
-            fields = entity_fields(entities[entity])
+            fields = (condition_fields(session, entities[entity]) if kind in RECORD_TRIGGERS
+                      else entity_fields(entities[entity]))
         else:
             loaded.problems[row.key] = [{"path": "trigger.entity",
                                          "message": f"entity {entity!r} no longer exists"}]
@@ -189,12 +193,15 @@ class RuleRuntime:
     """Per Flask app (so per web process): the pool and the loaded rules, behind a lock
     (the pool talks to its workers over pipes, one call at a time)."""
 
-    def __init__(self, config: Mapping[str, Any]) -> None:
+    def __init__(self, config: Mapping[str, Any], engine: sa.Engine | None = None) -> None:
         self.config = config
+        self.engine = engine  # where window state is saved/restored (None: not persisted)
         self.lock = threading.RLock()
         self.apps: dict[int, AppRules] = {}
         self.pool: RuleWorkerPool | None = None
         self._loaded: tuple = ()
+        self._saved_text: str | None = None  # the snapshot text last read or written
+        self._saved_at = 0.0
 
     def app_rules(self, session: Session, app: App) -> AppRules | None:
         signature = app_signature(session, app)
@@ -214,7 +221,8 @@ class RuleRuntime:
                 workers=int(self.config.get("RULES_WORKERS", 1)),
                 timeout_s=float(self.config.get("RULES_TIMEOUT_S", 10.0)),
                 timezone=str(self.config.get("RULES_TIMEZONE", "Asia/Shanghai")))
-            atexit.register(self.close)
+            atexit.register(self.shutdown)
+            self._restore_state(self.pool)
         signature = tuple(sorted((a, r.signature) for a, r in self.apps.items()))
         if signature != self._loaded:
             rules = [r.internal for app in self.apps.values() for r in app.rules.values()]
@@ -234,7 +242,45 @@ class RuleRuntime:
         with self.lock:
             return self._ensure_pool().worker_pids()
 
+    def _restore_state(self, pool: RuleWorkerPool) -> None:
+        """Windows as the last process left them (a new pool starts empty otherwise)."""
+        self._saved_text, self._saved_at = None, time.monotonic()
+        if self.engine is None:
+            return
+        saved = rule_state.load_snapshot(self.engine)
+        if saved is not None:
+            pool.restore_state(saved[0])
+            self._saved_text = saved[1]
+
+    def save_state(self, force: bool = False) -> bool:
+        """Persist the pool's window state if it changed since the last save (at most every
+        RULES_STATE_SAVE_S seconds unless forced); True when a snapshot was written. A
+        failed save is logged, never raised: matching already happened and committed."""
+        with self.lock:
+            if self.pool is None or self.engine is None:
+                return False
+            interval = float(self.config.get("RULES_STATE_SAVE_S", 0.0))
+            if not force and time.monotonic() - self._saved_at < interval:
+                return False
+            text = rule_state.serialize(self.pool.export_state())
+            if text == self._saved_text:
+                return False
+            try:
+                rule_state.save_snapshot(self.engine, text)
+            except sa.exc.SQLAlchemyError:
+                log.exception("could not save the rule window state")
+                return False
+            self._saved_text, self._saved_at = text, time.monotonic()
+            return True
+
+    def shutdown(self) -> None:
+        """At process exit: save what a throttled save left unsaved, then stop the pool."""
+        self.save_state(force=True)
+        self.close()
+
     def close(self) -> None:
+        """Stop the pool without saving (tests use it to start over with empty windows; a
+        new pool restores the last saved snapshot)."""
         with self.lock:
             pool, self.pool, self._loaded = self.pool, None, ()
         if pool is not None:
@@ -246,5 +292,7 @@ def runtime(app: Flask | None = None) -> RuleRuntime:
     flask_app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     found = flask_app.extensions.get("loom_rules")
     if found is None:
-        found = flask_app.extensions.setdefault("loom_rules", RuleRuntime(flask_app.config))
+        engine = flask_app.extensions.get("loom_db", {}).get("engine")
+        found = flask_app.extensions.setdefault("loom_rules",
+                                                RuleRuntime(flask_app.config, engine))
     return found

@@ -10,6 +10,7 @@ owner) catches rights withdrawn after the save.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -56,6 +57,40 @@ def engine_rule(definition: dict[str, Any]) -> dict[str, Any]:
 
 def entity_fields(entity: Entity) -> dict[str, dict[str, Any]]:
     return {f["key"]: f for f in live_fields(entity.definition)}
+
+
+def condition_fields(session: Session, entity: Entity) -> dict[str, dict[str, Any]]:
+    """What a record-triggered rule may read: the entity's fields plus, one level deep,
+    each related record's fields as `relation.field` (record_events puts their values in
+    the event data). Why: checks like `amount > customer.available_credit` need them."""
+
+    def definition_of(key: str) -> dict[str, Any] | None:
+        target = session.query(Entity).filter_by(app_id=entity.app_id, key=key).first()
+        return target.definition if target is not None else None
+
+    return with_related_fields(entity_fields(entity), definition_of)
+
+
+def with_related_fields(fields: dict[str, dict[str, Any]],
+                        definition_of: Callable[[str], dict[str, Any] | None]
+                        ) -> dict[str, dict[str, Any]]:
+    """`fields` plus `relation.field` for every relation's target entity (found through
+    `definition_of(entity key)`). Numeric formulas of the related record are offered as
+    numbers with thousands grouping in messages (they are read, never written)."""
+    related: dict[str, dict[str, Any]] = {}
+    for key, fdef in fields.items():
+        if fdef.get("type") != "relation" or not fdef.get("target"):
+            continue
+        definition = definition_of(fdef["target"])
+        for sdef in live_fields(definition) if definition is not None else []:
+            sub = sdef["key"]
+            if sdef.get("type") == "formula":
+                if sdef.get("result_type", "number") != "number":
+                    continue
+                sdef = {"key": sub, "type": "number", "scale": sdef.get("scale", 2),
+                        "grouped": True, "label": sdef.get("label", sub)}
+            related[f"{key}.{sub}"] = sdef
+    return {**fields, **related}
 
 
 def event_schema(session: Session, app: App, rows: list[RuleDefinition],
@@ -131,7 +166,11 @@ def schema_for(session: Session, app: App, definition: dict[str, Any]) -> dict[s
         return {**merged, **declared}
     key = rule_entity(definition)
     entity = session.query(Entity).filter_by(app_id=app.id, key=key).first() if key else None
-    return entity_fields(entity) if entity is not None else {}
+    if entity is None:
+        return {}
+    if trigger["type"] in RECORD_TRIGGERS:
+        return condition_fields(session, entity)
+    return entity_fields(entity)
 
 
 def _event_field_problems(session: Session, app: App, definition: dict[str, Any]) -> list:

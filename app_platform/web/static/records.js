@@ -84,9 +84,10 @@
       return tr;
     });
     root.querySelector("table.grid tbody").replaceChildren(...rows);
-    document.getElementById("total").textContent = `共 ${page.total} 条 · ${page.total} records`;
+    const shown = page.total_exact === false ? `${page.total.toLocaleString()}+` : String(page.total);
+    document.getElementById("total").textContent = `共 ${shown} 条 · ${shown} records`;
     document.getElementById("prev").disabled = state.offset === 0;
-    document.getElementById("next").disabled = state.offset + state.limit >= page.total;
+    document.getElementById("next").disabled = !page.next_cursor && state.offset + state.limit >= page.total;
   }
 
   function option(value, label) {

@@ -80,6 +80,8 @@ def build_in_designer(page: Page, shot: Any) -> None:
     page.fill("#process-name", "费用审批")
     page.fill("#process-key", "expense_flow")
     page.select_option("#process-entity", "expense")
+    # choosing the form loads its fields and redraws the canvas: let that finish first
+    page.wait_for_load_state("networkidle")
     root = page.locator("#flow-canvas > .flow-list")
     add_node(page, root.locator(":scope > .add-slot").last, "condition")
     expect(page.locator(".branch")).to_have_count(2)

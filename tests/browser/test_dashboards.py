@@ -184,6 +184,10 @@ def test_designer_dashboard_filter_and_drill(page: Page, sales: str, login_as: C
         arg=[pie, {name: str(value) for name, value in expected.items()}])
     assert _pie(page, pie) == expected
     in_range_days = Counter(_day(r) for r in IN_RANGE)
+    # each card refreshes with its own request: wait for the line card too
+    page.wait_for_function(
+        f"([selector, days]) => {{ const l = ({LINE_OPTION})(selector); return l !== null && "
+        "JSON.stringify(l.x) === JSON.stringify(days); }", arg=[trend, sorted(in_range_days)])
     line = page.evaluate(LINE_OPTION, trend)
     assert line == {"x": sorted(in_range_days),
                     "y": [str(in_range_days[d]) for d in sorted(in_range_days)]}

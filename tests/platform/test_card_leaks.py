@@ -31,11 +31,13 @@ def test_card_numbers_never_reach_the_sqlite_file_or_logs(admin, app):
     handler = next(h for h in logging.getLogger("loom").handlers
                    if any(type(f).__name__ == "PanRedactingFilter" for f in h.filters))
     sink = io.StringIO()
-    previous = handler.setStream(sink)
+    # swap the stream directly: setStream() would flush the old one, which pytest may
+    # already have closed
+    previous, handler.stream = handler.stream, sink
     try:
         _exercise_and_check(admin, app, sink)
     finally:
-        handler.setStream(previous)
+        handler.stream = previous
 
 
 def _exercise_and_check(admin: Any, app: Any, sink: io.StringIO) -> None:

@@ -166,3 +166,30 @@ def test_dashboard_numbers_equal_independent_sums(credit: Any) -> None:
         Counter(c[3] for c in CUSTOMERS))
     board = expect(admin.get(f"{APP}/dashboards/credit_overview"), 200)
     assert [c["problem"] for c in board["cards"]] == [None] * 5
+
+
+def test_order_above_available_credit_is_blocked_and_nothing_is_written(credit: Any) -> None:
+    sally = credit("sally")
+    first, second = add_customers(sally)
+    limit, used = (Decimal(v) for v in CUSTOMERS[1][4:6])
+    available = limit - used  # 200,000.00 - 188,000.00 = 12,000.00
+
+    def order(customer: dict[str, Any], amount: Decimal) -> Any:
+        return sally.post(f"{APP}/entities/sales_order/records", {
+            "customer": customer["id"], "amount": f"{amount:.2f}", "status": "open",
+            "order_date": "2030-03-01", "due_date": "2030-04-01",
+            "region": customer["region"]})
+
+    error = expect(order(second, available + Decimal("0.01")), 422)["error"]
+    assert error["code"] == "blocked_by_rule"
+    assert error["message"] == f"insufficient credit: available {available:,.2f}"
+    assert error["message"] == "insufficient credit: available 12,000.00"
+    assert expect(sally.get(f"{APP}/entities/sales_order/records"), 200)["total"] == 0
+    expect(order(second, available), 201)  # exactly the available amount is allowed
+    expect(order(first, Decimal("300000.00")), 201)  # 500,000 - 120,000 leaves room
+    # the check reads the customer as it is now: more used credit, smaller room
+    expect(sally.patch(f"{APP}/entities/customer/records/{second['id']}",
+                       {"used_credit": "195000.50"}), 200)
+    error = expect(order(second, Decimal("5000.00")), 422)["error"]
+    assert error["message"] == "insufficient credit: available 4,999.50"
+    assert expect(sally.get(f"{APP}/entities/sales_order/records"), 200)["total"] == 2

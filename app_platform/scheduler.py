@@ -70,6 +70,9 @@ def start(app: Flask) -> Any:
     from app_platform.services import rule_schedule  # outbox sweep, webhooks, cron rules
 
     rule_schedule.init_scheduler(scheduler, app)
+    from app_platform.services.settlement_nightly import add_nightly_job  # 02:00 CST
+
+    add_nightly_job(scheduler, app)
     scheduler.start()
     app.extensions["loom_scheduler"] = scheduler
     log.info("scheduler started: flow timers every %s s", SWEEP_SECONDS)

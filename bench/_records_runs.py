@@ -148,10 +148,10 @@ def bulk_load(entity: Entity, total: int, *, seed: int, branch_ids: list[int],
 def refresh_statistics(entity: Entity) -> float:
     """Planner statistics, and on PostgreSQL the visibility map too (index-only scans), as
     autovacuum sets them on a table in use. On SQLite this is the platform's own refresh
-    (``app_platform.db.refresh_statistics``: PRAGMA optimize), which runs after every bulk
-    write through the record service and hourly in the scheduler; the bench's Core load
-    bypasses the service, so it calls it here. SQLite reads the statistics when a
-    connection loads the schema, hence the pool is emptied."""
+    (``app_platform.db.refresh_statistics``: ANALYZE), which runs after every import job and
+    hourly in the scheduler; the bench's Core load bypasses both, so it calls it here.
+    SQLite reads the statistics when a connection loads the schema, hence the pool is
+    emptied."""
     name = entity_table(entity).name
     began = time.perf_counter()
     if db.engine.dialect.name == "postgresql":  # VACUUM refuses to run in a transaction

@@ -33,14 +33,14 @@ from app_platform.services.flow_runtime import (
     UserDirectory,
     app_of,
     build_runtime,
-    definition_of,
+    definition_brief,
     entity_of,
     flow_value,
     iso,
     parse_iso,
     to_flow_data,
 )
-from app_platform.services.flows import deployed_process, latest_definition
+from app_platform.services.flows import deployed_process, deployed_version, latest_definition
 from app_platform.services.records import RecordService
 from engines.flow import FlowError, FlowResult, FlowRuntime, TaskSpecView
 
@@ -57,13 +57,15 @@ def fresh_transaction(session: Session) -> None:
     session.commit()
 
 
-def lock_row(session: Session, model: Any, row_id: int) -> Any:
+def lock_row(session: Session, model: Any, row_id: int, *, write_locked: bool = False) -> Any:
     """Lock one row for this transaction: SELECT ... FOR UPDATE on PostgreSQL; on SQLite
-    a no-op UPDATE first, which takes the database write lock (one writer at a time)."""
+    a no-op UPDATE first, which takes the database write lock (one writer at a time),
+    unless ``write_locked`` says this transaction already took it (a row locked before)."""
     table = model.__table__
     conn = session.connection()
     if conn.dialect.name == "sqlite":
-        conn.execute(table.update().where(table.c.id == row_id).values(id=table.c.id))
+        if not write_locked:
+            conn.execute(table.update().where(table.c.id == row_id).values(id=table.c.id))
         stmt = sa.select(model).where(model.id == row_id)
     else:
         stmt = sa.select(model).where(model.id == row_id).with_for_update()
@@ -89,10 +91,11 @@ def runtime_for(session: Session, instance: FlowInstance, actor: str,
                 now: dt.datetime, binding: RecordBinding | None = None) -> FlowRuntime:
     """A runtime pinned to the version the instance started on (``binding``: one the
     caller already built for this instance and actor)."""
-    definition = definition_of(session, instance.definition_id)
-    assert definition is not None
+    version = definition_brief(session, instance.definition_id)
+    assert version is not None
     return build_runtime(binding or binding_for(session, instance, actor),
-                         deployed_process(session, definition), now)
+                         deployed_version(session, instance.definition_id,
+                                          version.content_hash), now)
 
 
 # -- saving an engine result ------------------------------------------------------------
@@ -127,25 +130,33 @@ def _check_assignees(session: Session, view: TaskSpecView) -> str | None:
 
 
 def _sync_tasks(session: Session, instance: FlowInstance, views: list[TaskSpecView],
-                now: dt.datetime, *, new: bool = False) -> None:
-    """Open the tasks the engine waits on, cancel the rows it no longer does (``new``:
-    the instance was created in this transaction, so it has no rows to look up)."""
-    live = [] if new else session.scalars(sa.select(FlowTask).where(
-        FlowTask.instance_id == instance.id, FlowTask.state.in_(LIVE_TASK_STATES))).all()
+                now: dt.datetime, *, live: list[FlowTask] | None = None) -> list[FlowTask]:
+    """Open the tasks the engine waits on, cancel the rows it no longer does (``live``:
+    the instance's open and waiting rows, already read in this transaction, or ``[]``
+    for an instance created in it). Returns the open tasks by id, for the answer."""
+    live = live_rows(session, instance) if live is None else \
+        [t for t in live if t.state in LIVE_TASK_STATES]
     wanted = {(v.task_id, v.attempt): v for v in views}
     have = {(t.engine_task_id, t.attempt) for t in live}
     for task in live:
         if (task.engine_task_id, task.attempt) not in wanted:
             task.state, task.completed_at = "cancelled", now
+    tasks = list(live)
     for key, view in wanted.items():
         if key in have:
             continue
         problem = _check_assignees(session, view)
         if problem:
             _mark_errored(session, instance, view.node_id, problem, now)
-            _sync_tasks(session, instance, [], now)  # open rows only while it runs
-            return
-        _new_task(session, instance, view, now)
+            return _sync_tasks(session, instance, [], now)  # open rows only while it runs
+        tasks.append(_new_task(session, instance, view, now))
+    return sorted((t for t in tasks if t.state == "open"), key=lambda t: t.id)
+
+
+def live_rows(session: Session, instance: FlowInstance) -> list[FlowTask]:
+    """The instance's open and waiting task rows."""
+    return list(session.scalars(sa.select(FlowTask).where(
+        FlowTask.instance_id == instance.id, FlowTask.state.in_(LIVE_TASK_STATES))))
 
 
 def _mark_errored(session: Session, instance: FlowInstance, element: str | None,
@@ -189,9 +200,10 @@ def _live_tasks(session: Session, instance: FlowInstance, node: str | None) -> l
 
 
 def save_result(session: Session, instance: FlowInstance, result: FlowResult,
-                actor: str | None, now: dt.datetime, *, new: bool = False) -> None:
+                actor: str | None, now: dt.datetime, *,
+                live: list[FlowTask] | None = None) -> list[FlowTask]:
     """Store the new state, status, next timer, inbox rows, CC rows and history
-    (``new``: the instance was inserted in this transaction)."""
+    (``live``: see ``_sync_tasks``); the open tasks by id."""
     status = result.status
     instance.state, instance.updated_at = result.state, now
     instance.lock_version += 1
@@ -207,9 +219,11 @@ def save_result(session: Session, instance: FlowInstance, result: FlowResult,
         history(session, instance, instance.status, actor, now, end=status.get("end"))
     due = _TIMER_READER.next_timer_due(result.state)
     instance.next_timer_at = due if instance.status == "running" else None
-    _sync_tasks(session, instance, result.tasks if instance.status == "running" else [], now,
-                new=new)
+    open_tasks = _sync_tasks(session, instance,
+                             result.tasks if instance.status == "running" else [], now,
+                             live=live)
     session.flush()
+    return open_tasks
 
 
 # -- starting ---------------------------------------------------------------------------
@@ -242,7 +256,8 @@ def start_instance(session: Session, caller: Caller, app_key: str, process_key: 
         created_at=now, updated_at=now)
     session.add(instance)
     session.flush()
-    runtime = runtime_for(session, instance, caller.username, now)
+    runtime = build_runtime(binding_for(session, instance, caller.username),
+                            deployed_process(session, definition), now)  # the row at hand
     data = {**to_flow_data(entity, record), **{k: flow_value(v) for k, v in extra.items()}}
     try:
         result = runtime.start(runtime.definition(definition.content_hash), data,
@@ -252,7 +267,7 @@ def start_instance(session: Session, caller: Caller, app_key: str, process_key: 
                                         "message": err.message}], code=err.code) from None
     history(session, instance, "start", caller.username, now,
             version=definition.version, record_id=record["id"])
-    save_result(session, instance, result, caller.username, now, new=True)
+    save_result(session, instance, result, caller.username, now, live=[])  # a new instance
     session.commit()
     return instance
 
@@ -288,7 +303,7 @@ def may_view(session: Session, caller: Caller, instance: FlowInstance) -> bool:
 
 def instance_summary(session: Session, instance: FlowInstance) -> dict[str, Any]:
     app = app_of(session, instance.app_id)
-    definition = definition_of(session, instance.definition_id)
+    definition = definition_brief(session, instance.definition_id)
     return {
         "id": instance.id, "app": app.key if app else None,
         "process": {"key": instance.process_key, "version": instance.process_version,

@@ -123,9 +123,12 @@ def entity_of(session: Session, app: App, key: str) -> Any:
                             lambda: get_entity(session, app, key))
 
 
-def definition_of(session: Session, definition_id: int) -> FlowDefinition | None:
-    return _per_transaction(session, ("definition", definition_id),
-                            lambda: session.get(FlowDefinition, definition_id))
+def definition_brief(session: Session, definition_id: int) -> Any:
+    """(``content_hash``, ``name``) of a process version, or None: what a step and an
+    answer need of it, without loading its XML and metadata at every step."""
+    return _per_transaction(session, ("definition", definition_id), lambda: session.execute(
+        sa.select(FlowDefinition.content_hash, FlowDefinition.name)
+        .where(FlowDefinition.id == definition_id)).first())
 
 
 @dataclass

@@ -24,6 +24,7 @@ from app_platform.services.flow_instances import (
     fresh_transaction,
     history,
     instance_summary,
+    live_rows,
     lock_row,
     may_view,
     runtime_for,
@@ -48,8 +49,9 @@ POSITIONS = ("before", "after")
 def candidates_of(session: Session, task_ids: list[int]) -> dict[int, dict[str, list[str]]]:
     found: dict[int, dict[str, list[str]]] = {i: {"users": [], "roles": []} for i in task_ids}
     if task_ids:
-        rows = session.execute(sa.select(FlowTaskCandidate).where(
-            FlowTaskCandidate.task_id.in_(task_ids)).order_by(FlowTaskCandidate.value)).scalars()
+        rows = session.execute(sa.select(  # plain rows: no ORM objects to build
+            FlowTaskCandidate.task_id, FlowTaskCandidate.kind, FlowTaskCandidate.value).where(
+            FlowTaskCandidate.task_id.in_(task_ids)).order_by(FlowTaskCandidate.value))
         for row in rows:
             found[row.task_id]["users" if row.kind == "user" else "roles"].append(row.value)
     return found
@@ -71,7 +73,10 @@ def can_act(session: Session, caller: Caller, task: FlowTask, now: dt.datetime) 
 
 
 def _locked_task(session: Session, caller: Caller, task_id: int, now: dt.datetime,
-                 *, act: bool = True) -> tuple[FlowTask, FlowInstance]:
+                 *, act: bool = True, lock_instance: bool = False,
+                 ) -> tuple[FlowTask, FlowInstance]:
+    """The task, locked and checked, and its instance (``lock_instance``: locked too,
+    for an engine step; read once, under the lock, rather than read then locked)."""
     fresh_transaction(session)
     task = lock_row(session, FlowTask, task_id)
     if task is None:
@@ -83,7 +88,8 @@ def _locked_task(session: Session, caller: Caller, task_id: int, now: dt.datetim
         raise Forbidden(f"task {task_id} is not yours to act on")
     if task.state == "waiting":
         raise Conflict(f"task {task_id} waits for an added signer", code="task_waiting")
-    instance = session.get(FlowInstance, task.instance_id)
+    instance = lock_row(session, FlowInstance, task.instance_id, write_locked=True) \
+        if lock_instance else session.get(FlowInstance, task.instance_id)
     assert instance is not None
     if instance.status != "running":
         raise Conflict(f"the instance is {instance.status}", code="instance_not_running")
@@ -153,14 +159,14 @@ def _form_data(binding: RecordBinding, task: FlowTask, instance: FlowInstance,
     return flow, diff
 
 
-def _chain_done(session: Session, task: FlowTask) -> bool:
+def _chain_done(session: Session, task: FlowTask, live: list[FlowTask]) -> bool:
     """After ``task`` approved: open the next added signer, or hand back to the one who
-    added a signer before them. True when the engine task itself is now decided."""
+    added a signer before them. True when the engine task itself is now decided.
+    ``live``: the instance's open and waiting rows (added signers are among them)."""
     node = task
     while True:
-        after = session.scalars(sa.select(FlowTask).where(
-            FlowTask.signer_of == node.id, FlowTask.state == "waiting",
-            FlowTask.signer_position == "after").order_by(FlowTask.id).limit(1)).first()
+        after = min((t for t in live if t.signer_of == node.id and t.state == "waiting"
+                     and t.signer_position == "after"), key=lambda t: t.id, default=None)
         if after is not None:
             after.state = "open"
             return False
@@ -177,8 +183,7 @@ def _chain_done(session: Session, task: FlowTask) -> bool:
 def complete(session: Session, caller: Caller, task_id: int, body: Any,
              now: dt.datetime) -> dict[str, Any]:
     action, data, comment, target = _parse_completion(body)
-    task, _ = _locked_task(session, caller, task_id, now)
-    instance = lock_row(session, FlowInstance, task.instance_id)  # the engine step
+    task, instance = _locked_task(session, caller, task_id, now, lock_instance=True)
     if task.signer_of is not None and action == "return":
         raise Unprocessable("an added signer approves or rejects; return is for the step")
     if task.submit and action not in ("approve", "submit"):
@@ -191,7 +196,8 @@ def complete(session: Session, caller: Caller, task_id: int, body: Any,
     history(session, instance, action, caller.username, now, task=task, comment=comment,
             diff=diff, attempt=task.attempt, on_behalf_of=on_behalf, return_to=target)
     session.flush()
-    if action in ("approve", "submit") and not _chain_done(session, task):
+    live = live_rows(session, instance)  # read once: for the signer chain and the sync
+    if action in ("approve", "submit") and not _chain_done(session, task, live):
         answer = _answer(session, task, instance)
         session.commit()
         return answer
@@ -206,18 +212,22 @@ def complete(session: Session, caller: Caller, task_id: int, body: Any,
     except FlowError as err:
         raise Unprocessable(str(err), [{"path": str(err.detail.get("field", "action")),
                                         "message": err.message}], code=err.code) from None
-    save_result(session, instance, result, caller.username, now)
-    answer = _answer(session, task, instance)
+    open_tasks = save_result(session, instance, result, caller.username, now, live=live)
+    answer = _answer(session, task, instance, open_tasks)
     session.commit()
     return answer
 
 
-def _answer(session: Session, task: FlowTask, instance: FlowInstance) -> dict[str, Any]:
-    """The completed task and the instance with its open tasks. Read (from this
-    transaction's flushed rows) before the commit: the same content, without a second
-    transaction reloading the app and the process version; candidates in one query."""
-    open_tasks = list(session.scalars(sa.select(FlowTask).where(
-        FlowTask.instance_id == instance.id, FlowTask.state == "open").order_by(FlowTask.id)))
+def _answer(session: Session, task: FlowTask, instance: FlowInstance,
+            open_tasks: list[FlowTask] | None = None) -> dict[str, Any]:
+    """The completed task and the instance with its open tasks (``open_tasks``: as
+    ``save_result`` left them). Read (from this transaction's flushed rows) before the
+    commit: the same content, without a second transaction reloading the app and the
+    process version; candidates in one query."""
+    if open_tasks is None:
+        open_tasks = list(session.scalars(sa.select(FlowTask).where(
+            FlowTask.instance_id == instance.id, FlowTask.state == "open")
+            .order_by(FlowTask.id)))
     offered = candidates_of(session, [task.id, *(t.id for t in open_tasks)])
     return {"task": task_json(session, task, instance, offered[task.id]),
             "instance": {**instance_summary(session, instance),

@@ -190,4 +190,16 @@ def deployed_process(session: Session, row: FlowDefinition) -> DeployedProcess:
     return cached
 
 
+def deployed_version(session: Session, definition_id: int,
+                     content_hash: str) -> DeployedProcess:
+    """``deployed_process`` by the version's id and hash: the row itself is read only
+    when the cache does not hold the version yet."""
+    cached = _DEPLOYED.get((definition_id, content_hash))
+    if cached is None:
+        row = session.get(FlowDefinition, definition_id)
+        assert row is not None
+        cached = deployed_process(session, row)
+    return cached
+
+
 _DEPLOYED: dict[tuple[int, str], DeployedProcess] = {}

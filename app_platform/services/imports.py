@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app_platform.auth.identity import Caller
+from app_platform.db import refresh_statistics
 from app_platform.errors import (
     BadRequest,
     Forbidden,
@@ -377,6 +378,9 @@ class Importer:
                       "errors_truncated": self.error_count > len(self.errors)}
         if message:
             job.state, job.result["message"] = "failed", message
+        if committed and self.valid:
+            # a large import changes what the best query plans are (SQLite only)
+            refresh_statistics(self.session.connection(), self.service.table.name)
         self.session.commit()
         self.job = job
         if self.on_progress is not None:

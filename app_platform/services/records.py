@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 
 from app_platform.auth.identity import Caller
 from app_platform.auth.permissions import entity_rights, field_access
-from app_platform.db import refresh_statistics
 from app_platform.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app_platform.models import App, Counter, Entity, User, utcnow
 from app_platform.services import audit, record_events, uploads
@@ -28,7 +27,6 @@ from engines.form.types.computed import auto_number_scope, format_auto_number
 from engines.form.types.values import datetime_to_json
 
 MAX_ID = 2**63 - 1
-STATISTICS_AFTER_ROWS = 1000  # a bulk write this large may change the best query plans
 SYSTEM_OUT = ("id", "version", "created_at", "created_by", "updated_at", "updated_by")
 
 
@@ -257,8 +255,6 @@ class RecordService:
                 user, self.app.key, self.entity.key, rid, "create",
                 {k: [None, v] for k, v in full.items() if v is not None and k != "id"}, source))
         audit.write(self.session, audits)
-        if len(values) >= STATISTICS_AFTER_ROWS:
-            refresh_statistics(self.session.connection())
         record_events.after_write_many(self.session, self.caller, self.app, self.entity,
                                        "create", [(None, rec) for rec in full_records],
                                        source=source)

@@ -1,8 +1,8 @@
 """The rule editor in real Chromium: build "amount > 50,000 -> create a task for the risk
 role", test it against records (one that matches, one that does not), save it (a new rule
-is saved disabled), enable it, create a matching record through the record form, and find
-the task in the risk officer's rule-task inbox (GET /api/v1/rule-tasks: there is no
-/inbox page yet) and the run in the editor's run log.
+is saved disabled), enable it, create a matching record through the record form, find the
+run in the editor's run log, then log in as the risk officer and find the task in the
+/inbox page (rule tasks are its second source, next to flow tasks) and complete it there.
 
 Needs the record-write hook wired in RecordService (record_events.after_write)."""
 
@@ -112,3 +112,20 @@ def test_build_test_enable_and_fire_a_rule(page: Page, login_as: Callable[..., N
     run = page.locator("#re-runs tbody tr")
     expect(run).to_have_count(1)
     expect(run.locator(".run-status")).to_have_text("ok")
+
+    # the risk officer sees the task in the inbox (nav badge, count, row) and completes it
+    page.context.clear_cookies()
+    login_as(page, "risk_officer")
+    expect(page.locator("#nav-todo-count")).to_have_text("1")
+    page.goto("/inbox")
+    expect(page.locator("[data-count=todo]")).to_have_text("1")
+    row = page.locator(f"tr[data-rule-task='{tasks[0]['id']}']")
+    expect(row.locator(".task-name")).to_have_text("风险复核 张三 66,000.00")
+    expect(row).to_contain_text("big_loan")
+    shot(page, "inbox_rule_task")
+    row.locator("button.rule-done").click()
+    expect(page.locator("#inbox-banner")).to_have_class("banner ok")
+    expect(page.locator("[data-count=todo]")).to_have_text("0")
+    expect(page.locator("[data-count=done]")).to_have_text("1")
+    done = api_as("risk_officer").get("/api/v1/rule-tasks?state=done").json()["items"]
+    assert [(t["id"], t["completed_by"]) for t in done] == [(tasks[0]["id"], "risk_officer")]

@@ -36,6 +36,26 @@
       h("td", { class: "muted small", text: when(state.view === "done" ? task.completed_at : (task.due_at || task.created_at)) }));
   }
 
+  // a task a rule created (kind "rule"): no process or instance; completed through
+  // /rule-tasks/{id}/complete (its id is its own, hence data-rule-task, not data-task)
+  function ruleTaskRow(task) {
+    const overdue = task.due_at && new Date(task.due_at) < new Date() && task.state === "open";
+    const todo = state.view === "todo";
+    const record = task.entity && task.record_id
+      ? link(`/apps/${task.app}/entities/${task.entity}/${task.record_id}`, `${task.entity} #${task.record_id}`) : null;
+    return h("tr", { "data-rule-task": task.id, class: overdue ? "overdue rule-task" : "rule-task" },
+      h("td", { class: "check" }, todo ? h("input", { type: "checkbox", name: "pick", value: task.id, "data-kind": "rule", "aria-label": `#${task.id}` }) : null),
+      h("td", {}, h("span", { class: "task-name", text: task.name }),
+        todo ? h("button", { type: "button", class: "rule-done", "data-id": task.id, text: L("完成", "Done") }) : null),
+      h("td", { class: "mono", text: `${L("规则", "rule")} ${task.rule || ""}` }),
+      h("td", {}, h("span", { class: "mono", text: `${task.app} ` }), record),
+      h("td", { class: "muted", text: "—" }), h("td", { text: task.completed_by || task.assignee }),
+      h("td", {}, statusBadge(task.state)),
+      h("td", { class: "muted small", text: when(state.view === "done" ? task.completed_at : (task.due_at || task.created_at)) }));
+  }
+
+  const completeRuleTask = (id) => api("POST", `/api/v1/rule-tasks/${id}/complete`, {});
+
   function instanceRow(instance, extra) {
     return h("tr", { "data-instance": instance.id },
       h("td", {}, link(`/instances/${instance.id}`, `#${instance.id} ${instance.process.name}`)),
@@ -65,7 +85,8 @@
     const nav = document.getElementById("nav-todo-count");
     if (nav) { nav.textContent = String(body.counts.todo); nav.hidden = !body.counts.todo; }
     const rows = body.items.map((item) => (state.view === "started" ? instanceRow(item)
-      : state.view === "cc" ? instanceRow(item.instance, `${L("抄送于", "CC at")} ${when(item.created_at)}`) : taskRow(item)));
+      : state.view === "cc" ? instanceRow(item.instance, `${L("抄送于", "CC at")} ${when(item.created_at)}`)
+        : item.kind === "rule" ? ruleTaskRow(item) : taskRow(item)));
     table.tBodies[0].replaceChildren(...(rows.length ? rows : [h("tr", {}, h("td", { colspan: 8, class: "muted", text: L("没有内容", "Nothing here") }))]));
     document.getElementById("page-info").textContent = body.total ? `${state.offset + 1}–${state.offset + body.items.length} / ${body.total}` : "";
     document.getElementById("prev").disabled = state.offset === 0;
@@ -85,13 +106,27 @@
   document.getElementById("prev").addEventListener("click", () => { state.offset = Math.max(0, state.offset - PAGE); reload(); });
   document.getElementById("next").addEventListener("click", () => { state.offset += PAGE; reload(); });
   table.addEventListener("change", () => { batch.disabled = !table.querySelector("input[name=pick]:checked"); });
+  table.addEventListener("click", async (event) => {
+    const button = event.target.closest("button.rule-done");
+    if (!button) return;
+    button.disabled = true;
+    try {
+      await completeRuleTask(button.dataset.id);
+      await load();
+      banner(bannerEl, "ok", L("任务已完成", "Task completed"));
+    } catch (error) { button.disabled = false; banner(bannerEl, "error", describe(error)); }
+  });
 
   batch.addEventListener("click", async () => {
-    const ids = [...table.querySelectorAll("input[name=pick]:checked")].map((box) => Number(box.value));
+    const picks = [...table.querySelectorAll("input[name=pick]:checked")].map((box) => [Number(box.value), box.dataset.kind]);
+    const ids = picks.map(([id]) => id);
     batch.disabled = true;
     const failed = [];
-    for (const id of ids) { // one at a time: each completion is its own transaction
-      try { await api("POST", `/api/v1/tasks/${id}/complete`, { action: "approve", comment: L("批量同意", "Approved in batch") }); } catch (error) { failed.push(`#${id}: ${describe(error)}`); }
+    for (const [id, kind] of picks) { // one at a time: each completion is its own transaction
+      try {
+        if (kind === "rule") await completeRuleTask(id);
+        else await api("POST", `/api/v1/tasks/${id}/complete`, { action: "approve", comment: L("批量同意", "Approved in batch") });
+      } catch (error) { failed.push(`#${id}: ${describe(error)}`); }
     }
     await load().catch(() => null);
     banner(bannerEl, failed.length ? "error" : "ok", failed.length

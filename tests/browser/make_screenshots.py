@@ -1,4 +1,4 @@
-"""Regenerate the README screenshots (docs/images/home.png, docs/images/records.png).
+"""Regenerate the README screenshots (docs/images/home.png, records.png, dashboard.png).
 
 Run from the repository root:  .venv/bin/python tests/browser/make_screenshots.py
 
@@ -21,10 +21,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = REPO_ROOT / "docs" / "images"
 
 APPS = [
-    {"key": "card_settlement", "name": "信用卡清算对账",
-     "description": "银联/网联清算文件导入、自动对账与差错处理"},
-    {"key": "credit_approval", "name": "授信审批",
-     "description": "企业授信申请、风险评级与多级审批"},
+    {"key": "merchant_ledger", "name": "商户结算台账",
+     "description": "各分行商户结算单汇总"},
 ]
 LEDGER = {
     "key": "settlement",
@@ -76,6 +74,14 @@ def _fill(api: Any) -> None:
         assert response.status == 201, response.text()
 
 
+def _install_templates(api: Any) -> None:
+    """The shipped templates with sample data, as `make run` installs them."""
+    for key in ("customer_settlement", "credit_approval"):
+        response = api.post(f"/api/v1/templates/{key}/install",
+                            data={"with_sample_data": True})
+        assert response.status == 201, response.text()
+
+
 def main() -> None:
     harness = _harness()
     reason = harness.chromium_missing_reason()
@@ -86,17 +92,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch, harness.serve_app(Path(scratch)) as url, \
             sync_playwright() as playwright:
         api = harness.rest_client(playwright, url, "admin")
+        _install_templates(api)
         _fill(api)
         api.dispose()
         browser = harness.launch_chromium(playwright)
         page = harness.new_page(browser, url)
         harness.login(page, url, "admin")
-        page.locator(".card").nth(len(APPS) - 1).wait_for()
+        page.locator(".card").nth(len(APPS) + 1).wait_for()
         print(harness.take_screenshot(page, "home", OUTPUT))
         page.goto(f"/apps/{APPS[0]['key']}/entities/{LEDGER['key']}")
         page.locator("table.grid tbody tr").nth(len(ROWS) - 1).wait_for()
         page.wait_for_function("document.getElementById('total').textContent !== ''")
         print(harness.take_screenshot(page, "records", OUTPUT))
+        page.goto("/apps/customer_settlement/dashboards/settlement_overview")
+        page.wait_for_load_state("networkidle")
+        page.wait_for_timeout(1500)  # let echarts finish its entry animation
+        print(harness.take_screenshot(page, "dashboard", OUTPUT))
         browser.close()
 
 

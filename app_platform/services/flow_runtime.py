@@ -9,6 +9,7 @@ actions a step runs write in the same transaction as the instance's new state.
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -98,14 +99,18 @@ def _per_transaction(session: Session, key: tuple[Any, ...], load: Any) -> Any:
     """``load()`` once per transaction. Why: the session's identity map holds objects
     weakly, so an App, its entity or a process version nobody kept a reference to is
     read again at every step (an entity query is two statements, with the app's grants);
-    keeping them for the transaction also keeps one consistent view of them."""
+    keeping them for the transaction also keeps one consistent view of them. The
+    transaction is held weakly: a strong reference would tie the session to it in a
+    cycle after it ended (and its connection pool with it until the next collection)."""
     cache = session.info.get("flow_objects")
     transaction = session.get_transaction()
-    if cache is None or transaction is None or cache[0] is not transaction:
+    if cache is None or transaction is None or cache[0]() is not transaction:
         value = load()
         transaction = session.get_transaction()  # the load may have begun it
-        if cache is None or cache[0] is not transaction:
-            cache = session.info["flow_objects"] = (transaction, {})
+        if transaction is None:
+            return value
+        if cache is None or cache[0]() is not transaction:
+            cache = session.info["flow_objects"] = (weakref.ref(transaction), {})
         cache[1][key] = value
         return value
     if key not in cache[1]:

@@ -47,6 +47,13 @@ PYTHON_OPS = {"in", "not_in", "contains", "is_empty", "is_not_empty", "changed",
 
 
 @dataclass(frozen=True)
+class FieldRef:
+    """The right side of a comparison is another field of the same event's data."""
+
+    name: str
+
+
+@dataclass(frozen=True)
 class TermPlan:
     """How one leaf of the condition reaches the engine as feature `t<index>`.
 
@@ -141,6 +148,10 @@ def _plan_term(index: int, path: str, term: dict[str, Any], fields: Mapping[str,
             constant = term["value"]
         return TermPlan(index, path, "flag", term, category, source, name, op, constant=constant)
     raw = term["value"]
+    if isinstance(raw, dict) and "field" in raw:
+        # two fields of one event: decided in Python, the engine sees a 1/0 flag
+        return TermPlan(index, path, "flag", term, category, source, name, op,
+                        constant=FieldRef(raw["field"]))
     if isinstance(raw, dict):
         return TermPlan(index, path, "value", term, category, source, name, op,
                         relative_offset=int(raw.get("offset_days", 0)),
@@ -220,4 +231,4 @@ def compile_rule(
     )
 
 
-__all__ = ["CompiledRule", "TermPlan", "compile_rule", "encode_string", "ruleset_name"]
+__all__ = ["CompiledRule", "FieldRef", "TermPlan", "compile_rule", "encode_string", "ruleset_name"]

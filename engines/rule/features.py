@@ -6,10 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from engines.rule.compile import INT_LIMIT, CompiledRule, TermPlan, encode_string
+from engines.rule.compile import INT_LIMIT, CompiledRule, FieldRef, TermPlan, encode_string
 from engines.rule.values import (
     BOOL,
     DATE,
@@ -39,6 +40,12 @@ def _flag(plan: TermPlan, event: Mapping[str, Any]) -> bool:
     if op == "not_in":
         return value is None or value not in plan.constant
     if op in ("eq", "ne", "lt", "lte", "gt", "gte"):
+        if isinstance(plan.constant, FieldRef):
+            other = parse_value(plan.category or "", (event.get("data") or {}).get(
+                plan.constant.name))
+            if other is None and op not in ("eq", "ne"):
+                return False
+            plan = replace(plan, constant=other)
         if op == "eq":
             return value is not None and value == plan.constant
         if op == "ne":

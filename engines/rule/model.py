@@ -202,12 +202,31 @@ def _check_compare(path: str, term: dict, trigger: str, fields: Mapping[str, Any
         if not isinstance(value, str):
             problems.append({"path": value_path, "message": "contains needs a text value"})
         return problems
+    if isinstance(value, dict) and "field" in value:
+        return problems + _check_field_ref(value_path, op, category, value["field"], fields)
     if isinstance(value, dict):
         if category not in (DATE, DATETIME) or op not in ("eq", "ne", "lt", "lte", "gt", "gte"):
             problems.append({"path": value_path,
                              "message": "relative dates apply to date/datetime comparisons"})
         return problems
     return problems + _check_scalar(value_path, category, fields[base], value)
+
+
+def _check_field_ref(path: str, op: str, category: str, other: str,
+                     fields: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Comparing two fields of the event (`amount > customer.available_credit`): the other
+    field must exist and be of the same category, and only plain comparisons apply."""
+    if op not in ("eq", "ne", "lt", "lte", "gt", "gte"):
+        return [{"path": path, "message": f"{op} cannot compare with another field"}]
+    if other.startswith("old."):
+        return [{"path": f"{path}.field", "message": "compare with a current field value"}]
+    other_category, problems = _field(f"{path}.field", other, fields)
+    if other_category is not None and other_category != category:
+        problems.append({"path": f"{path}.field", "message":
+                         f"cannot compare a {category} field with a {other_category} field"})
+    if other_category in (BOOL, LIST) and op not in ("eq", "ne"):
+        problems.append({"path": path, "message": f"{op} needs ordered values"})
+    return problems
 
 
 def _check_pattern(path: str, term: dict, trigger: str, fields: Mapping[str, Any]) -> list:

@@ -179,6 +179,11 @@ class ReferenceEvaluator:
             inside = value is not None and value in options
             return inside if op == "in" else (value is None or not inside)
         raw = term["value"]
+        if isinstance(raw, dict) and "field" in raw:
+            other = parse_value(category, (event.get("data") or {}).get(raw["field"]))
+            if other is None and op not in ("eq", "ne"):
+                return False
+            return _compare(op, value, other)
         if isinstance(raw, dict):
             target = local_date(now, self.tz) + dt.timedelta(days=raw.get("offset_days", 0))
             if value is not None and category == DATETIME:

@@ -26,6 +26,14 @@ _relative = {
     "additionalProperties": False,
 }
 _window = {"type": "integer", "minimum": 1, "maximum": 31 * 86400}
+_FIELD_NAME = "^(old\\.)?[a-z][a-z0-9_]{0,62}(\\.[a-z][a-z0-9_]{0,62})?$"
+"""A field of the record, its old value (`old.x`), or a related record's (`customer.x`)."""
+_field_ref = {
+    "type": "object",
+    "required": ["field"],
+    "properties": {"field": {"type": "string", "pattern": _FIELD_NAME}},
+    "additionalProperties": False,
+}
 
 RULE_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -92,12 +100,13 @@ RULE_SCHEMA: dict[str, Any] = {
             "required": ["field", "op"],
             "additionalProperties": False,
             "properties": {
-                "field": {"type": "string", "pattern": "^(old\\.)?[a-z][a-z0-9_]{0,62}$"},
+                "field": {"type": "string", "pattern": _FIELD_NAME},
                 "op": {"enum": FIELD_OPS},
                 "value": {
                     "oneOf": [
                         _scalar,
                         _relative,
+                        _field_ref,
                         {"type": "array", "minItems": 1, "maxItems": 500, "items": _scalar},
                     ]
                 },

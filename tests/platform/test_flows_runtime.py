@@ -189,6 +189,16 @@ def test_scheduler_starts_only_when_enabled(app: Any) -> None:
         assert scheduler.sweep(app) == 0
     finally:
         scheduler.stop(app)  # never shutdown(wait=True): it holds the job-store lock
+        leadership = app.extensions.pop("loom_leader", None)
+        if leadership is not None:
+            leadership.stop()
+        # the app object is reused by later tests: let this test's background threads
+        # (leader watcher, rule-job refresher, job executors) finish with the database
+        # before the engine is disposed under them
+        for thread in threading.enumerate():
+            if thread.name.startswith(("loom-leader", "loom-rule-jobs", "ThreadPoolExecutor",
+                                       "APScheduler")):
+                thread.join(timeout=35)
 
 
 def test_runtime_errors_mark_the_instance_and_a_fixed_one_is_retried(loan: Any) -> None:

@@ -23,10 +23,9 @@ def _card_entity(admin: Any) -> str:
     return "/apps/pay/entities/txn/records"
 
 
+# SQLite only: this test greps the database file; tests/system scans PostgreSQL's columns
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_card_numbers_never_reach_the_sqlite_file_or_logs(admin, app):
-    url = app.config["DATABASE_URL"]
-    if not url.startswith("sqlite"):
-        pytest.skip("this test greps the SQLite file; the PostgreSQL scan is in tests/system")
     # read what the platform's own log handler writes (request ids, PAN redaction)
     handler = next(h for h in logging.getLogger("loom").handlers
                    if any(type(f).__name__ == "PanRedactingFilter" for f in h.filters))

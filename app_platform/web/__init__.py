@@ -119,6 +119,7 @@ def init_app(app: Flask) -> None:
 
     # page modules register their routes on ``bp`` when imported
     from app_platform.web import (  # noqa: F401
+        admin_pages,  # app templates and bundles
         flows_pages,  # approval designer, BPMN modeler, inbox, tasks
         forms_pages,  # form designer, record form/detail
         reports_pages,  # dashboards, report designer

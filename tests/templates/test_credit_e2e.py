@@ -193,3 +193,10 @@ def test_order_above_available_credit_is_blocked_and_nothing_is_written(credit: 
     error = expect(order(second, Decimal("5000.00")), 422)["error"]
     assert error["message"] == "insufficient credit: available 4,999.50"
     assert expect(sally.get(f"{APP}/entities/sales_order/records"), 200)["total"] == 2
+    # a frozen customer gets no new credit orders, whatever the room left
+    expect(sally.patch(f"{APP}/entities/customer/records/{first['id']}",
+                       {"credit_status": "frozen"}), 200)
+    error = expect(order(first, Decimal("1.00")), 422)["error"]
+    assert error["code"] == "blocked_by_rule"
+    assert error["message"] == "customer credit is frozen: new credit orders are blocked"
+    assert expect(sally.get(f"{APP}/entities/sales_order/records"), 200)["total"] == 2

@@ -181,6 +181,7 @@ def test_return_to_the_initiator_and_resubmit(loan: Any) -> None:
 
 
 def test_scheduler_starts_only_when_enabled(app: Any) -> None:
+    before = set(threading.enumerate())
     assert scheduler.init_app(app) is None
     app.config["SCHEDULER_ENABLED"] = True
     running = scheduler.init_app(app)
@@ -195,7 +196,7 @@ def test_scheduler_starts_only_when_enabled(app: Any) -> None:
         # the app object is reused by later tests: let this test's background threads
         # (leader watcher, rule-job refresher, job executors) finish with the database
         # before the engine is disposed under them
-        for thread in threading.enumerate():
+        for thread in set(threading.enumerate()) - before:
             if thread.name.startswith(("loom-leader", "loom-rule-jobs", "ThreadPoolExecutor",
                                        "APScheduler")):
                 thread.join(timeout=35)

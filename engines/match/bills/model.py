@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 
@@ -188,3 +188,25 @@ def settlement_line(
         line_no=row.line_no,
         refund_no=refund_no,
     )
+
+
+def parse_header_and_rows(lines: Iterator[tuple[int, str]], totals: BillTotals,
+                          channel: str, required: Sequence[str],
+                          make_line: Callable[[RowReader], SettlementLine],
+                          ) -> Iterator[SettlementLine]:
+    """The plain layout (UnionPay, Stripe): one header line, then one transaction per
+    line, blank lines skipped, no footer to check."""
+    columns: Columns | None = None
+    for line_no, text in lines:
+        if not text.strip():
+            continue
+        cells = split_csv_line(text)
+        if columns is None:
+            columns = Columns(channel, cells, line_no, required)
+            continue
+        columns.check_width(cells, line_no)
+        line = make_line(RowReader(columns, cells, line_no))
+        totals.add(line)
+        yield line
+    if columns is None:
+        raise BillFormatError("no header line found", channel=channel)

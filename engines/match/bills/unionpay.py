@@ -14,13 +14,11 @@ from engines.match.bills.model import (
     PAYMENT,
     REFUND,
     BillTotals,
-    Columns,
     RowReader,
     SettlementLine,
+    parse_header_and_rows,
     settlement_line,
-    split_csv_line,
 )
-from engines.match.errors import BillFormatError
 
 CHANNEL = "unionpay"
 ENCODING = "utf-8"
@@ -58,20 +56,7 @@ def looks_like(head: str) -> bool:
 
 def parse(lines: Iterator[tuple[int, str]], totals: BillTotals) -> Iterator[SettlementLine]:
     """Yield the file's transaction lines (this format has no footer to check)."""
-    columns: Columns | None = None
-    for line_no, text in lines:
-        if not text.strip():
-            continue
-        cells = split_csv_line(text)
-        if columns is None:
-            columns = Columns(CHANNEL, cells, line_no, REQUIRED)
-            continue
-        columns.check_width(cells, line_no)
-        line = _line(RowReader(columns, cells, line_no))
-        totals.add(line)
-        yield line
-    if columns is None:
-        raise BillFormatError("no header line found", channel=CHANNEL)
+    return parse_header_and_rows(lines, totals, CHANNEL, REQUIRED, _line)
 
 
 def _line(row: RowReader) -> SettlementLine:

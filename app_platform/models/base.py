@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_name)s",
@@ -31,3 +31,22 @@ class Base(DeclarativeBase):
 class Timestamps:
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class VersionedDefinition:
+    """A definition saved as a new row on every publish (processes, reports, dashboards,
+    rules): one row per (app, key, version), none ever changed."""
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    app_id: Mapped[int] = mapped_column(ID, sa.ForeignKey("apps.id", ondelete="CASCADE"),
+                                        index=True)
+    key: Mapped[str] = mapped_column(sa.String(63))
+    version: Mapped[int]
+    name: Mapped[str] = mapped_column(sa.String(200))
+    created_by: Mapped[str | None] = mapped_column(sa.String(64))
+    created_at: Mapped[dt.datetime]
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple:  # noqa: N805 - SQLAlchemy passes the class
+        return (sa.UniqueConstraint("app_id", "key", "version",
+                                    name=f"uq_{cls.__tablename__}_app_key_version"),)

@@ -13,7 +13,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app_platform.models.base import ID, Base
+from app_platform.models.base import ID, Base, VersionedDefinition
 
 INSTANCE_STATES = ("running", "completed", "rejected", "withdrawn", "errored")
 TASK_STATES = ("open", "waiting", "done", "cancelled")  # waiting: a signer added before
@@ -30,18 +30,10 @@ class FlowSpec(Base):
     created_at: Mapped[dt.datetime]
 
 
-class FlowDefinition(Base):
+class FlowDefinition(VersionedDefinition, Base):
     """One deployed version of a process; every POST/PUT adds a row, none is changed."""
 
     __tablename__ = "flow_definitions"
-    __table_args__ = (sa.UniqueConstraint("app_id", "key", "version",
-                                          name="uq_flow_definitions_app_key_version"),)
-    id: Mapped[int] = mapped_column(ID, primary_key=True)
-    app_id: Mapped[int] = mapped_column(ID, sa.ForeignKey("apps.id", ondelete="CASCADE"),
-                                        index=True)
-    key: Mapped[str] = mapped_column(sa.String(63))
-    version: Mapped[int]
-    name: Mapped[str] = mapped_column(sa.String(200))
     entity_key: Mapped[str] = mapped_column(sa.String(63))
     source_kind: Mapped[str] = mapped_column(sa.String(8))
     source: Mapped[str] = mapped_column(sa.Text)  # the BPMN XML or the designer JSON
@@ -50,8 +42,6 @@ class FlowDefinition(Base):
     content_hash: Mapped[str] = mapped_column(sa.String(64),
                                               sa.ForeignKey("flow_specs.content_hash"))
     meta: Mapped[dict]  # user tasks, end outcomes, warnings (DeployedProcess minus spec)
-    created_by: Mapped[str | None] = mapped_column(sa.String(64))
-    created_at: Mapped[dt.datetime]
 
 
 class FlowInstance(Base):

@@ -8,44 +8,22 @@ it edited, 409 when another save came first).
 
 from __future__ import annotations
 
-import datetime as dt
-
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app_platform.models.base import ID, Base
+from app_platform.models.base import Base, VersionedDefinition
 
 
-class ReportDefinition(Base):
+class ReportDefinition(VersionedDefinition, Base):
     """A report definition (the engine's JSON shape) as saved at one version."""
 
     __tablename__ = "report_definitions"
-    __table_args__ = (sa.UniqueConstraint("app_id", "key", "version",
-                                          name="uq_report_definitions_app_key_version"),)
-    id: Mapped[int] = mapped_column(ID, primary_key=True)
-    app_id: Mapped[int] = mapped_column(ID, sa.ForeignKey("apps.id", ondelete="CASCADE"),
-                                        index=True)
-    key: Mapped[str] = mapped_column(sa.String(63))
-    version: Mapped[int]
-    name: Mapped[str] = mapped_column(sa.String(200))
     entity_key: Mapped[str] = mapped_column(sa.String(63))
     definition: Mapped[dict]
-    created_by: Mapped[str | None] = mapped_column(sa.String(64))
-    created_at: Mapped[dt.datetime]
 
 
-class DashboardDefinition(Base):
+class DashboardDefinition(VersionedDefinition, Base):
     """A dashboard (grid of report keys, global filters, refresh) at one version."""
 
     __tablename__ = "dashboard_definitions"
-    __table_args__ = (sa.UniqueConstraint("app_id", "key", "version",
-                                          name="uq_dashboard_definitions_app_key_version"),)
-    id: Mapped[int] = mapped_column(ID, primary_key=True)
-    app_id: Mapped[int] = mapped_column(ID, sa.ForeignKey("apps.id", ondelete="CASCADE"),
-                                        index=True)
-    key: Mapped[str] = mapped_column(sa.String(63))
-    version: Mapped[int]
-    name: Mapped[str] = mapped_column(sa.String(200))
     definition: Mapped[dict]
-    created_by: Mapped[str | None] = mapped_column(sa.String(64))
-    created_at: Mapped[dt.datetime]

@@ -15,30 +15,20 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app_platform.models.base import ID, Base
+from app_platform.models.base import ID, Base, VersionedDefinition
 
 EVENT_STATES = ("pending", "done", "failed")
 RUN_STATES = ("ok", "error", "blocked", "skipped")
 
 
-class RuleDefinition(Base):
+class RuleDefinition(VersionedDefinition, Base):
     """One saved version of a rule (every POST/PUT adds a row; enable/disable too)."""
 
     __tablename__ = "rule_definitions"
-    __table_args__ = (sa.UniqueConstraint("app_id", "key", "version",
-                                          name="uq_rule_definitions_app_key_version"),)
-    id: Mapped[int] = mapped_column(ID, primary_key=True)
-    app_id: Mapped[int] = mapped_column(ID, sa.ForeignKey("apps.id", ondelete="CASCADE"),
-                                        index=True)
-    key: Mapped[str] = mapped_column(sa.String(63))
-    version: Mapped[int]
-    name: Mapped[str] = mapped_column(sa.String(200))
     trigger_type: Mapped[str] = mapped_column(sa.String(32))
     enabled: Mapped[bool] = mapped_column(default=True)
     sync: Mapped[bool] = mapped_column(default=False)
     definition: Mapped[dict]
-    created_by: Mapped[str | None] = mapped_column(sa.String(64))
-    created_at: Mapped[dt.datetime]
 
 
 class RuleAppState(Base):

@@ -16,6 +16,7 @@ import importlib.util
 import io
 import json
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -76,8 +77,23 @@ def read_bundle(source: Path | bytes) -> dict[str, bytes]:
         name = info.filename[len(prefix):]
         if name.startswith("/") or ".." in name.split("/"):
             raise Unprocessable(f"unsafe path in bundle: {info.filename}", code="invalid_bundle")
-        files[name] = archive.read(info)
+        files[name] = _read_member(archive, info)
     return files
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """One member, never more than it declares (a zip bomb lies about sizes); a damaged
+    member is the uploader's problem (422), not a server error."""
+    try:
+        with archive.open(info) as member:
+            data = member.read(info.file_size + 1)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+        raise Unprocessable(f"{info.filename} is damaged in the zip: {exc}",
+                            code="invalid_bundle") from None
+    if len(data) > info.file_size:
+        raise Unprocessable(f"{info.filename} is larger than the zip says",
+                            code="invalid_bundle")
+    return data
 
 
 def _common_folder(names: list[str]) -> str:

@@ -276,3 +276,18 @@ def test_import_with_seed_and_failed_import_changes_nothing(crm, app, tmp_path):
     expect(crm.get("/apps/tpl_bad"), 404)
     assert tables(app) == before
     assert [a["key"] for a in expect(crm.get("/apps"), 200)["items"]] == ["crm", "tpl"]
+
+
+def test_damaged_zip_member_is_422_and_creates_nothing(crm):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("app.json", json.dumps({"key": "damaged", "name": "坏包"}) * 40)
+    data = bytearray(buffer.getvalue())
+    data[40] ^= 0xFF  # flip bytes inside the compressed member: its CRC no longer matches
+    data[45] ^= 0xFF
+    response = crm.client.post("/api/v1/apps/import", data={
+        "file": (io.BytesIO(bytes(data)), "damaged.zip")},
+        headers={"Authorization": f"Bearer {crm.token}"}, content_type="multipart/form-data")
+    assert response.status_code == 422, response.get_json()
+    assert response.get_json()["error"]["code"] == "invalid_bundle"
+    assert crm.get("/apps/damaged").status_code == 404

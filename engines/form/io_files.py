@@ -13,9 +13,11 @@ import codecs
 import csv
 import io
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
+from xml.etree import ElementTree
 
 from engines.form.io import FileFormatError
 
@@ -103,6 +105,12 @@ def _delimiter(header_line: str) -> str:
     return best if counts[best] > counts[","] else ","
 
 
+# what a damaged or fake workbook raises inside openpyxl: the zip layer (a corrupt member:
+# BadZipFile, zlib.error, EOFError), the XML layer (ParseError) or a missing part
+XLSX_READ_ERRORS = (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error,
+                    ElementTree.ParseError)
+
+
 def iter_xlsx(path: str | Path) -> Iterator[tuple[int, tuple[Any, ...]]]:
     """(row number, cell values) of the first sheet, header included; read-only mode
     streams the sheet, so memory stays flat whatever the row count."""
@@ -110,7 +118,7 @@ def iter_xlsx(path: str | Path) -> Iterator[tuple[int, tuple[Any, ...]]]:
     try:
         sheet = workbook.worksheets[0]
         yield from enumerate(sheet.iter_rows(values_only=True), start=1)
-    except (KeyError, ValueError, zipfile.BadZipFile) as exc:
+    except XLSX_READ_ERRORS as exc:
         raise FileFormatError(f"the workbook could not be read: {exc}") from None
     finally:
         workbook.close()
@@ -122,7 +130,7 @@ def open_xlsx(path: str | Path) -> Any:
 
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+    except (InvalidFileException, *XLSX_READ_ERRORS) as exc:
         raise FileFormatError(f"the file is not a readable .xlsx workbook ({exc})") from None
     if not workbook.worksheets:
         workbook.close()

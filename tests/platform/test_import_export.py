@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import time
+import zipfile
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -176,6 +177,17 @@ def test_unreadable_files_are_refused(invoices):
                           (b"", "x.csv")):
         body = start(invoices, content, name, 415 if content else 400)
         assert body["error"]["message"], name
+    assert codes(invoices) == []
+
+
+def test_a_workbook_with_a_damaged_sheet_is_refused(invoices):
+    content = bytearray(xlsx_bytes(XLSX_ROWS * 20))
+    sheet = zipfile.ZipFile(io.BytesIO(bytes(content))).getinfo("xl/worksheets/sheet1.xml")
+    start_of_data = sheet.header_offset + 30 + len(sheet.filename) + len(sheet.extra)
+    for offset in (start_of_data + 40, start_of_data + 45):  # corrupt the compressed sheet
+        content[offset] ^= 0xFF
+    body = start(invoices, bytes(content), "damaged.xlsx", 415)
+    assert "xlsx" in body["error"]["message"] or "workbook" in body["error"]["message"]
     assert codes(invoices) == []
 
 
